@@ -1,1 +1,2 @@
-export {};
+export { PanelClient } from './panel-client.js';
+export { initialise, randomPin, type DevJson, type DevCard } from './commands/dev.js';
