@@ -7,4 +7,12 @@ export { makeDeviceCa } from './daemon/device-ca.js';
 export { checkProgramIntegrity } from './daemon/program-integrity.js';
 export { hostAddresses } from './daemon/host-network.js';
 export { openRunningLog, REDACTED_PATHS } from './daemon/running-log.js';
-export { openSqliteStore } from './store/sqlite-store.js';
+export { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
+export {
+  SQLITE_MIGRATIONS,
+  SQLITE_SCHEMA_VERSION,
+  migrateSqlite,
+  readSqliteSchemaState,
+  type SqliteMigration,
+  type SqliteSchemaState,
+} from './store/sqlite-migrations.js';

@@ -350,16 +350,13 @@ export class Device {
   }
 
   async #present(raw: unknown, pin: string, roles: readonly CardRole[], keyring: Keyring | null): Promise<PresentedCard> {
-    // The wrong-PIN counter must survive even though the step fails, so it is written outside the
-    // step's transaction; a concurrent presentation of the same card is serialised by the store.
-    return this.store.transaction((tx) =>
-      presentCard(tx, raw, pin, {
-        deviceId: this.opts.deviceId,
-        roles,
-        minIterations: this.opts.minCardKdfIterations,
-        keyring,
-      }),
-    );
+    // Not in a transaction: the wrong-PIN counter must be written even though the step then fails.
+    return presentCard(this.store, raw, pin, {
+      deviceId: this.opts.deviceId,
+      roles,
+      minIterations: this.opts.minCardKdfIterations,
+      keyring,
+    });
   }
 
   // ───────────────────────────── initialisation (§3.1.1) ─────────────────────────────
