@@ -8,7 +8,15 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const roots = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const passThrough = process.argv.slice(2).filter((a) => a.startsWith('--'));
-const workspaces = ['packages/protocol', 'packages/core', 'packages/server', 'packages/sdk', 'packages/cli', 'packages/web', 'test/e2e'];
+const workspaces = [
+  'packages/protocol',
+  'packages/core',
+  'packages/server',
+  'packages/sdk',
+  'packages/cli',
+  'packages/web',
+  'test/e2e',
+];
 
 function collect(dir, out) {
   let entries;
@@ -36,9 +44,8 @@ if (files.length === 0) {
   console.error('no test files found; run `npm run build` first');
   process.exit(1);
 }
-const result = spawnSync(
-  process.execPath,
-  ['--test', '--test-reporter=spec', ...passThrough, ...files],
-  { stdio: 'inherit', env: { ...process.env, COFFER_INSECURE_TEST_KDF: '1' } },
-);
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...passThrough, ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, COFFER_INSECURE_TEST_KDF: '1' },
+});
 process.exit(result.status ?? 1);

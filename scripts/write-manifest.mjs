@@ -6,7 +6,14 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const workspaces = ['packages/protocol', 'packages/core', 'packages/server', 'packages/sdk', 'packages/cli', 'packages/web'];
+const workspaces = [
+  'packages/protocol',
+  'packages/core',
+  'packages/server',
+  'packages/sdk',
+  'packages/cli',
+  'packages/web',
+];
 const files = {};
 
 function add(path) {
@@ -21,8 +28,19 @@ function walk(dir) {
 }
 for (const ws of workspaces) {
   add(join(root, ws, 'package.json'));
-  try { walk(join(root, ws, 'dist')); } catch { /* a workspace without output */ }
-  try { walk(join(root, ws, 'assets')); } catch { /* no static assets */ }
+  try {
+    walk(join(root, ws, 'dist'));
+  } catch {
+    /* a workspace without output */
+  }
+  try {
+    walk(join(root, ws, 'assets'));
+  } catch {
+    /* no static assets */
+  }
 }
-writeFileSync(join(root, 'manifest.json'), JSON.stringify({ format: 'coffer-manifest', version: 1, files }, null, 2) + '\n');
+writeFileSync(
+  join(root, 'manifest.json'),
+  JSON.stringify({ format: 'coffer-manifest', version: 1, files }, null, 2) + '\n',
+);
 console.log(`manifest.json: ${Object.keys(files).length} files`);

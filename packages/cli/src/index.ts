@@ -1,2 +1,2 @@
+export { type DevCard, type DevJson, initialise, randomPin } from './commands/dev.js';
 export { PanelClient } from './panel-client.js';
-export { initialise, randomPin, type DevJson, type DevCard } from './commands/dev.js';

@@ -14,7 +14,11 @@ export function panelUrlFor(opts: { panel?: string; data?: string }): string {
     const run = JSON.parse(readFileSync(runFile, 'utf8')) as { panel?: string };
     if (run.panel) return run.panel;
   }
-  if (opts.data) throw new CofferError('ERR_NOT_FOUND', `No running device owns ${dir} (no run.json); start it with coffer start --data ${opts.data}.`);
+  if (opts.data)
+    throw new CofferError(
+      'ERR_NOT_FOUND',
+      `No running device owns ${dir} (no run.json); start it with coffer start --data ${opts.data}.`,
+    );
   return DEFAULT_PANEL;
 }
 

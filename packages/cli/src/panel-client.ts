@@ -24,17 +24,24 @@ export class PanelClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
-      throw new CofferError('ERR_INTERNAL', `Cannot reach the front panel at ${this.baseUrl}: ${(error as Error).message}`);
+      throw new CofferError(
+        'ERR_INTERNAL',
+        `Cannot reach the front panel at ${this.baseUrl}: ${(error as Error).message}`,
+      );
     }
     const text = await response.text();
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : {};
     } catch {
-      throw new CofferError('ERR_INTERNAL', `The front panel answered ${response.status} with something that is not JSON.`);
+      throw new CofferError(
+        'ERR_INTERNAL',
+        `The front panel answered ${response.status} with something that is not JSON.`,
+      );
     }
     if (!response.ok) {
-      const e = (json as { error?: { code?: string; message?: string; details?: Record<string, string> } }).error;
+      const e = (json as { error?: { code?: string; message?: string; details?: Record<string, string> } })
+        .error;
       const code: ErrorCode = e?.code && isErrorCode(e.code) ? e.code : 'ERR_INTERNAL';
       throw new CofferError(code, e?.message ?? `HTTP ${response.status}`, e?.details ?? {});
     }

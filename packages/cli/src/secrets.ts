@@ -78,7 +78,8 @@ export async function getNewSecret(spec: SecretSpec): Promise<[string, string]> 
     const v = readSecretFile(file);
     return [v, v];
   }
-  if (spec.env && process.env[spec.env] !== undefined) return [process.env[spec.env]!, process.env[spec.env]!];
+  if (spec.env && process.env[spec.env] !== undefined)
+    return [process.env[spec.env]!, process.env[spec.env]!];
   const first = await promptHidden(spec.prompt);
   const second = await promptHidden(spec.prompt.replace(/:\s*$/, '') + ' (again): ');
   return [first, second];

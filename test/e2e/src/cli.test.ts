@@ -16,7 +16,10 @@ describe('the coffer command line', () => {
 
   it('coffer dev initialises, boots and serves a device and writes dev.json (0600) with the fields scripts rely on', async () => {
     const data = join(tmp.dir, 'dev');
-    const dev = await spawnCli(['dev', '--data', data, '--panel-port', '0', '--management-port', '0', '--service-port', '0'], /dev\.json:\s+(\S+)/);
+    const dev = await spawnCli(
+      ['dev', '--data', data, '--panel-port', '0', '--management-port', '0', '--service-port', '0'],
+      /dev\.json:\s+(\S+)/,
+    );
     try {
       assert.match(dev.output(), /NOT FOR PRODUCTION/);
       const file = dev.match[1]!;
@@ -58,7 +61,15 @@ describe('the coffer command line', () => {
     try {
       await ok('init-time');
       for (const [i, slot] of ['A1', 'A2', 'A3'].entries()) {
-        await ok('init-card', '--slot', slot, '--new-pin-file', secret(`${slot}.pin`, `${i}ABCDEF${i}`), '--out', join(cards, `${slot}.card`));
+        await ok(
+          'init-card',
+          '--slot',
+          slot,
+          '--new-pin-file',
+          secret(`${slot}.pin`, `${i}ABCDEF${i}`),
+          '--out',
+          join(cards, `${slot}.card`),
+        );
         await ok(
           'init-mk-part',
           '--slot',
@@ -70,29 +81,102 @@ describe('the coffer command line', () => {
         );
       }
       for (const [i, slot] of ['A1', 'A2', 'A3'].entries()) {
-        await ok('init-write', '--card', join(cards, `${slot}.card`), '--pin-file', join(tmp.dir, `${slot}.pin`));
+        await ok(
+          'init-write',
+          '--card',
+          join(cards, `${slot}.card`),
+          '--pin-file',
+          join(tmp.dir, `${slot}.pin`),
+        );
         assert.ok(i >= 0);
       }
-      await ok('init-manager', '--role', 'system', '--factor', '0011AABB', '--new-pin-file', secret('B1.pin', 'B1B1B1B1'), '--out', join(cards, 'B1.card'));
-      await ok('init-manager', '--role', 'safe', '--new-pin-file', secret('C1.pin', 'C1C1C1C1'), '--out', join(cards, 'C1.card'));
-      await ok('init-manager', '--role', 'audit', '--new-pin-file', secret('D1.pin', 'D1D1D1D1'), '--out', join(cards, 'D1.card'));
+      await ok(
+        'init-manager',
+        '--role',
+        'system',
+        '--factor',
+        '0011AABB',
+        '--new-pin-file',
+        secret('B1.pin', 'B1B1B1B1'),
+        '--out',
+        join(cards, 'B1.card'),
+      );
+      await ok(
+        'init-manager',
+        '--role',
+        'safe',
+        '--new-pin-file',
+        secret('C1.pin', 'C1C1C1C1'),
+        '--out',
+        join(cards, 'C1.card'),
+      );
+      await ok(
+        'init-manager',
+        '--role',
+        'audit',
+        '--new-pin-file',
+        secret('D1.pin', 'D1D1D1D1'),
+        '--out',
+        join(cards, 'D1.card'),
+      );
       const finished = await ok('init-finish');
       assert.match(finished.stdout, /"state": "LOCKED"/);
 
-      const refused = await panel('auth2boot', '--card', join(cards, 'A1.card'), '--card', join(cards, 'A1.card'), '--pin-file', join(tmp.dir, 'A1.pin'), '--pin-file', join(tmp.dir, 'A1.pin'));
+      const refused = await panel(
+        'auth2boot',
+        '--card',
+        join(cards, 'A1.card'),
+        '--card',
+        join(cards, 'A1.card'),
+        '--pin-file',
+        join(tmp.dir, 'A1.pin'),
+        '--pin-file',
+        join(tmp.dir, 'A1.pin'),
+      );
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /error ERR_CARD_SAME:/);
 
-      await ok('auth2boot', '--card', join(cards, 'A2.card'), '--card', join(cards, 'A3.card'), '--pin-file', join(tmp.dir, 'A2.pin'), '--pin-file', join(tmp.dir, 'A3.pin'));
+      await ok(
+        'auth2boot',
+        '--card',
+        join(cards, 'A2.card'),
+        '--card',
+        join(cards, 'A3.card'),
+        '--pin-file',
+        join(tmp.dir, 'A2.pin'),
+        '--pin-file',
+        join(tmp.dir, 'A3.pin'),
+      );
       const b = ['--card', join(cards, 'B1.card'), '--pin-file', join(tmp.dir, 'B1.pin')];
       await ok('whitelist-add', '192.0.2.5', ...b);
       const listed = await ok('whitelist-list', ...b);
       assert.match(listed.stdout, /192\.0\.2\.5/);
       const remade = await panel('remake', '--role', 'system', '--out', join(cards, 'B2.card'));
       assert.equal(remade.code, 1);
-      assert.match(remade.stderr, /ERR_REMAKE_SYSTEM_MANAGER: System Manager authentication card cannot be remade\./);
-      await ok('remake', '--role', 'device', '--mk-part-pin-file', join(tmp.dir, 'A2.mkpin'), '--new-pin-file', secret('A2new.pin', '9ABCDEF9'), '--out', join(cards, 'A2new.card'));
-      await ok('modify-pin', '--card', join(cards, 'D1.card'), '--pin-file', join(tmp.dir, 'D1.pin'), '--new-pin-file', secret('D1new.pin', 'D2D2D2D2'));
+      assert.match(
+        remade.stderr,
+        /ERR_REMAKE_SYSTEM_MANAGER: System Manager authentication card cannot be remade\./,
+      );
+      await ok(
+        'remake',
+        '--role',
+        'device',
+        '--mk-part-pin-file',
+        join(tmp.dir, 'A2.mkpin'),
+        '--new-pin-file',
+        secret('A2new.pin', '9ABCDEF9'),
+        '--out',
+        join(cards, 'A2new.card'),
+      );
+      await ok(
+        'modify-pin',
+        '--card',
+        join(cards, 'D1.card'),
+        '--pin-file',
+        join(tmp.dir, 'D1.pin'),
+        '--new-pin-file',
+        secret('D1new.pin', 'D2D2D2D2'),
+      );
       await ok('start-service', ...b, '--m-port', '0', '--a-port', '0');
       const status = await runCli(['status', '--data', data]);
       assert.match(status.stdout, /state:\s+SERVING/);
@@ -101,7 +185,22 @@ describe('the coffer command line', () => {
       const info = await ok('device-info');
       assert.match(info.stdout, /"kcv": "[0-9a-f]{64}"/);
       await ok('restart', ...b);
-      const wiped = await ok('reinit', '--yes', '--card', join(cards, 'A1.card'), '--card', join(cards, 'A2new.card'), '--pin-file', join(tmp.dir, 'A1.pin'), '--pin-file', join(tmp.dir, 'A2new.pin'), '--mk-part-pin-file', join(tmp.dir, 'A1.mkpin'), '--mk-part-pin-file', join(tmp.dir, 'A2.mkpin'));
+      const wiped = await ok(
+        'reinit',
+        '--yes',
+        '--card',
+        join(cards, 'A1.card'),
+        '--card',
+        join(cards, 'A2new.card'),
+        '--pin-file',
+        join(tmp.dir, 'A1.pin'),
+        '--pin-file',
+        join(tmp.dir, 'A2new.pin'),
+        '--mk-part-pin-file',
+        join(tmp.dir, 'A1.mkpin'),
+        '--mk-part-pin-file',
+        join(tmp.dir, 'A2.mkpin'),
+      );
       assert.match(wiped.stdout, /"state": "UNINITIALISED"/);
       const verify = await runCli(['audit', 'verify', '--data', data]);
       assert.equal(verify.code, 0);

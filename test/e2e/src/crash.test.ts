@@ -18,11 +18,17 @@ describe('nothing acknowledged is lost when the device process is killed', () =>
 
   it('SIGKILL in the middle of a stream of writes keeps every acknowledged change and a valid audit chain', async () => {
     const data = join(tmp.dir, 'data');
-    const dev = await spawnCli(['dev', '--data', data, '--panel-port', '0', '--management-port', '0', '--service-port', '0'], /dev\.json:\s+(\S+)/);
+    const dev = await spawnCli(
+      ['dev', '--data', data, '--panel-port', '0', '--management-port', '0', '--service-port', '0'],
+      /dev\.json:\s+(\S+)/,
+    );
     const info = JSON.parse(readFileSync(dev.match[1]!, 'utf8')) as DevJson;
     const api = new PanelClient(info.panel);
     const b1 = info.cards.find((c) => c.slot === 'B1')!;
-    const { token } = await api.post<{ token: string }>('/api/settings/auth', { card: card(b1.file), pin: b1.pin });
+    const { token } = await api.post<{ token: string }>('/api/settings/auth', {
+      card: card(b1.file),
+      pin: b1.pin,
+    });
 
     // Four writers add whitelist entries as fast as they can; the process is killed while they run.
     const acknowledged: string[] = [];
@@ -52,10 +58,20 @@ describe('nothing acknowledged is lost when the device process is killed', () =>
       const again = new PanelClient(restarted.match[1]!);
       const a1 = info.cards.find((c) => c.slot === 'A1')!;
       const a3 = info.cards.find((c) => c.slot === 'A3')!;
-      const first = await again.post<{ token: string }>('/api/auth2boot/first', { card: card(a1.file), pin: a1.pin });
+      const first = await again.post<{ token: string }>('/api/auth2boot/first', {
+        card: card(a1.file),
+        pin: a1.pin,
+      });
       await again.post('/api/auth2boot/second', { token: first.token, card: card(a3.file), pin: a3.pin });
-      const s = await again.post<{ token: string }>('/api/settings/auth', { card: card(b1.file), pin: b1.pin });
-      const listed = new Set((await again.get<{ entries: { ip: string }[] }>('/api/settings/tool-whitelist', s.token)).entries.map((e) => e.ip));
+      const s = await again.post<{ token: string }>('/api/settings/auth', {
+        card: card(b1.file),
+        pin: b1.pin,
+      });
+      const listed = new Set(
+        (await again.get<{ entries: { ip: string }[] }>('/api/settings/tool-whitelist', s.token)).entries.map(
+          (e) => e.ip,
+        ),
+      );
       const lost = acknowledged.filter((ip) => !listed.has(ip));
       assert.deepEqual(lost, [], `${lost.length} acknowledged entries were lost`);
       const verify = await runCli(['audit', 'verify', '--data', data, '--json']);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DeviceStatus } from '@coffer/core';
 import type { PanelClient } from '@coffer/cli';
+import type { DeviceStatus } from '@coffer/core';
 import type { Daemon } from '@coffer/server';
 import { type Initialised, initialiseDevice, refusal, startTestDevice, tempDir } from './support.js';
 
@@ -13,13 +13,24 @@ const NET = {
   aNet1: { ip: '127.0.0.1', port: 0, mask: '255.0.0.0', gateway: '127.0.0.1' },
 };
 
-async function boot(api: PanelClient, a: { file: string; pin: string }, b: { file: string; pin: string }): Promise<DeviceStatus> {
+async function boot(
+  api: PanelClient,
+  a: { file: string; pin: string },
+  b: { file: string; pin: string },
+): Promise<DeviceStatus> {
   const first = await api.post<{ token: string }>('/api/auth2boot/first', { card: card(a.file), pin: a.pin });
-  return api.post<DeviceStatus>('/api/auth2boot/second', { token: first.token, card: card(b.file), pin: b.pin });
+  return api.post<DeviceStatus>('/api/auth2boot/second', {
+    token: first.token,
+    card: card(b.file),
+    pin: b.pin,
+  });
 }
 
 async function restart(api: PanelClient, b: { file: string; pin: string }): Promise<DeviceStatus> {
-  const { token } = await api.post<{ token: string }>('/api/settings/auth', { card: card(b.file), pin: b.pin });
+  const { token } = await api.post<{ token: string }>('/api/settings/auth', {
+    card: card(b.file),
+    pin: b.pin,
+  });
   return api.post<DeviceStatus>('/api/power/restart', {}, token);
 }
 
@@ -74,7 +85,10 @@ describe('the device lifecycle, through the front-panel API over HTTP', () => {
   it('Start Service with a B card and network settings turns the green light on; Stop Service turns it off', async () => {
     await boot(api, init.card('A1'), init.card('A2'));
     const b1 = init.card('B1');
-    const { token } = await api.post<{ token: string }>('/api/service/start/auth', { card: card(b1.file), pin: b1.pin });
+    const { token } = await api.post<{ token: string }>('/api/service/start/auth', {
+      card: card(b1.file),
+      pin: b1.pin,
+    });
     const s = await api.post<DeviceStatus>('/api/service/start', { token, ...NET });
     assert.equal(s.state, 'SERVING');
     assert.equal(s.indicators.working, true);
@@ -90,28 +104,61 @@ describe('the device lifecycle, through the front-panel API over HTTP', () => {
   it('remaking A2 gives a new card that boots; the old A2 card is refused as replaced', async () => {
     const a2 = init.card('A2');
     const oldA2 = card(a2.file);
-    const v = await api.post<{ token: string; slot: string }>('/api/remake/device-manager/verify', { mkPartPin: a2.mkPartPin });
-    assert.equal(v.slot, 'A2');
-    const made = await api.post<{ slot: string; fileName: string; card: unknown }>('/api/remake/device-manager/card', {
-      token: v.token,
-      pin: 'ABCD1234',
-      pinConfirm: 'ABCD1234',
+    const v = await api.post<{ token: string; slot: string }>('/api/remake/device-manager/verify', {
+      mkPartPin: a2.mkPartPin,
     });
+    assert.equal(v.slot, 'A2');
+    const made = await api.post<{ slot: string; fileName: string; card: unknown }>(
+      '/api/remake/device-manager/card',
+      {
+        token: v.token,
+        pin: 'ABCD1234',
+        pinConfirm: 'ABCD1234',
+      },
+    );
     assert.equal(made.slot, 'A2');
     assert.equal(made.fileName, 'coffer-A2.card');
     await restart(api, init.card('B1'));
-    const first = await api.post<{ token: string }>('/api/auth2boot/first', { card: card(init.card('A1').file), pin: init.card('A1').pin });
-    await refusal(api.post('/api/auth2boot/second', { token: first.token, card: oldA2, pin: a2.pin }), 'ERR_CARD_REPLACED');
-    const s = await api.post<DeviceStatus>('/api/auth2boot/second', { token: first.token, card: made.card, pin: 'ABCD1234' });
+    const first = await api.post<{ token: string }>('/api/auth2boot/first', {
+      card: card(init.card('A1').file),
+      pin: init.card('A1').pin,
+    });
+    await refusal(
+      api.post('/api/auth2boot/second', { token: first.token, card: oldA2, pin: a2.pin }),
+      'ERR_CARD_REPLACED',
+    );
+    const s = await api.post<DeviceStatus>('/api/auth2boot/second', {
+      token: first.token,
+      card: made.card,
+      pin: 'ABCD1234',
+    });
     assert.equal(s.state, 'READY');
   });
 
   it('modifying a PIN re-keys the card: the new file works with the new PIN, the old file is refused', async () => {
     const c1 = init.card('C1');
     const old = card(c1.file);
-    const changed = await api.post<{ card: unknown }>('/api/modify-pin', { card: old, oldPin: c1.pin, newPin: '1234ABCD', newPinConfirm: '1234ABCD' });
-    await refusal(api.post('/api/modify-pin', { card: old, oldPin: c1.pin, newPin: '5678ABCD', newPinConfirm: '5678ABCD' }), 'ERR_CARD_REPLACED');
-    const again = await api.post<{ card: unknown }>('/api/modify-pin', { card: changed.card, oldPin: '1234ABCD', newPin: '5678ABCD', newPinConfirm: '5678ABCD' });
+    const changed = await api.post<{ card: unknown }>('/api/modify-pin', {
+      card: old,
+      oldPin: c1.pin,
+      newPin: '1234ABCD',
+      newPinConfirm: '1234ABCD',
+    });
+    await refusal(
+      api.post('/api/modify-pin', {
+        card: old,
+        oldPin: c1.pin,
+        newPin: '5678ABCD',
+        newPinConfirm: '5678ABCD',
+      }),
+      'ERR_CARD_REPLACED',
+    );
+    const again = await api.post<{ card: unknown }>('/api/modify-pin', {
+      card: changed.card,
+      oldPin: '1234ABCD',
+      newPin: '5678ABCD',
+      newPinConfirm: '5678ABCD',
+    });
     assert.ok(again.card);
   });
 
@@ -121,8 +168,17 @@ describe('the device lifecycle, through the front-panel API over HTTP', () => {
     const kcvBefore = (await api.get<{ kcv: string }>('/api/device-info')).kcv;
     const a1 = init.card('A1');
     const a3 = init.card('A3');
-    const first = await api.post<{ token: string }>('/api/reinit/first', { card: card(a1.file), pin: a1.pin, mkPartPin: a1.mkPartPin });
-    const s = await api.post<DeviceStatus>('/api/reinit/second', { token: first.token, card: card(a3.file), pin: a3.pin, mkPartPin: a3.mkPartPin });
+    const first = await api.post<{ token: string }>('/api/reinit/first', {
+      card: card(a1.file),
+      pin: a1.pin,
+      mkPartPin: a1.mkPartPin,
+    });
+    const s = await api.post<DeviceStatus>('/api/reinit/second', {
+      token: first.token,
+      card: card(a3.file),
+      pin: a3.pin,
+      mkPartPin: a3.mkPartPin,
+    });
     assert.equal(s.state, 'UNINITIALISED');
     assert.equal(s.init?.next, 'time');
     // Nothing of the old key domain survives on disk: not its check value, not a card's public key.
@@ -134,7 +190,10 @@ describe('the device lifecycle, through the front-panel API over HTTP', () => {
     }
     assert.ok(db);
     // The old cards are no longer known to the device.
-    await refusal(api.post('/api/init/device-manager/write', { card: card(a1.file), pin: a1.pin }), 'ERR_CEREMONY_ORDER');
+    await refusal(
+      api.post('/api/init/device-manager/write', { card: card(a1.file), pin: a1.pin }),
+      'ERR_CEREMONY_ORDER',
+    );
   });
 
   it('the audit chain is intact after the whole lifecycle', async () => {

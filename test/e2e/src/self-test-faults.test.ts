@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KAT_VECTORS, aes256GcmTest, type DeviceStatus } from '@coffer/core';
-import { ROOT, initialiseDevice, runCli, spawnCli, startTestDevice, stopChild, tempDir } from './support.js';
+import { aes256GcmTest, type DeviceStatus, KAT_VECTORS } from '@coffer/core';
+import { initialiseDevice, ROOT, runCli, spawnCli, startTestDevice, stopChild, tempDir } from './support.js';
 
 const WORKSPACES = ['protocol', 'core', 'server', 'sdk', 'cli', 'web'];
 
@@ -16,7 +24,8 @@ function installCopy(dir: string): string {
     const to = join(dir, 'packages', ws);
     mkdirSync(to, { recursive: true });
     cpSync(join(from, 'package.json'), join(to, 'package.json'));
-    for (const sub of ['dist', 'assets']) if (existsSync(join(from, sub))) cpSync(join(from, sub), join(to, sub), { recursive: true });
+    for (const sub of ['dist', 'assets'])
+      if (existsSync(join(from, sub))) cpSync(join(from, sub), join(to, sub), { recursive: true });
   }
   const modules = join(dir, 'node_modules');
   mkdirSync(join(modules, '@coffer'), { recursive: true });
@@ -55,7 +64,10 @@ describe('self-tests at start put the device in FAULT with the manual §6 reason
 
   it('a modified program file is "Software tampered — 3 long and 4 short", shown by coffer status', async () => {
     const cli = installCopy(join(tmp.dir, 'tampered'));
-    appendFileSync(join(tmp.dir, 'tampered', 'packages/core/dist/device/faults.js'), '\n// a patch nobody signed\n');
+    appendFileSync(
+      join(tmp.dir, 'tampered', 'packages/core/dist/device/faults.js'),
+      '\n// a patch nobody signed\n',
+    );
     const data = join(tmp.dir, 'tampered-data');
     const run = await spawnCli(['start', '--data', data, '--panel-port', '0'], /state:\s+(\w+)/, { cli });
     try {
@@ -83,7 +95,8 @@ describe('self-tests at start put the device in FAULT with the manual §6 reason
     const b = await startTestDevice(second);
     await b.daemon.close();
     for (const suffix of ['', '-wal', '-shm']) {
-      if (existsSync(join(first, `coffer.sqlite${suffix}`))) cpSync(join(first, `coffer.sqlite${suffix}`), join(second, `coffer.sqlite${suffix}`));
+      if (existsSync(join(first, `coffer.sqlite${suffix}`)))
+        cpSync(join(first, `coffer.sqlite${suffix}`), join(second, `coffer.sqlite${suffix}`));
     }
     const again = await startTestDevice(second);
     try {
@@ -92,7 +105,9 @@ describe('self-tests at start put the device in FAULT with the manual §6 reason
       assert.equal(s.fault?.reason, 'The hard disk is replaced');
       assert.equal(s.fault?.buzzer, '2 long & 2 short');
       // Nothing is served from a foreign store: the ceremonies are refused in FAULT.
-      await assert.rejects(again.api.post('/api/auth2boot/first', { card: {}, pin: 'ABCD1234' }), { code: 'ERR_STATE_FAULT' });
+      await assert.rejects(again.api.post('/api/auth2boot/first', { card: {}, pin: 'ABCD1234' }), {
+        code: 'ERR_STATE_FAULT',
+      });
     } finally {
       await again.daemon.close();
     }
@@ -117,7 +132,13 @@ describe('self-tests at start put the device in FAULT with the manual §6 reason
     const v = KAT_VECTORS.aes256Gcm;
     const broken = { ...v, ciphertext: v.ciphertext.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
     const { daemon } = await startTestDevice(join(tmp.dir, 'kat'), {
-      extraSelfTests: [{ name: 'known-answer test AES-256-GCM (bad engine)', fault: 'ARITHMETIC_CHIP_REPLACED', run: aes256GcmTest(broken).run }],
+      extraSelfTests: [
+        {
+          name: 'known-answer test AES-256-GCM (bad engine)',
+          fault: 'ARITHMETIC_CHIP_REPLACED',
+          run: aes256GcmTest(broken).run,
+        },
+      ],
     });
     try {
       const s = daemon.device.status();

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type DevCard, PanelClient, initialise } from '@coffer/cli';
+import { type DevCard, initialise, PanelClient } from '@coffer/cli';
 import { type Daemon, type DaemonOptions, startDaemon } from '@coffer/server';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -14,7 +14,10 @@ export async function tempDir(prefix = 'coffer-e2e-'): Promise<{ dir: string; cl
 }
 
 /** A device in-process on a free loopback port, with a client of its front panel. */
-export async function startTestDevice(dataDir: string, extra: Partial<DaemonOptions> = {}): Promise<{ daemon: Daemon; api: PanelClient }> {
+export async function startTestDevice(
+  dataDir: string,
+  extra: Partial<DaemonOptions> = {},
+): Promise<{ daemon: Daemon; api: PanelClient }> {
   const daemon = await startDaemon({ dataDir, panelPort: 0, ...extra });
   return { daemon, api: new PanelClient(daemon.panelUrl) };
 }
@@ -32,9 +35,15 @@ export async function initialiseDevice(api: PanelClient, cardsDir: string): Prom
 }
 
 /** Runs the `coffer` CLI to completion. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -88,7 +97,10 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
 }
 
 /** Asserts that a promise rejects with a CofferError of `code`; returns the error. */
-export async function refusal(promise: Promise<unknown>, code: string): Promise<{ code: string; message: string; details: Record<string, unknown> }> {
+export async function refusal(
+  promise: Promise<unknown>,
+  code: string,
+): Promise<{ code: string; message: string; details: Record<string, unknown> }> {
   try {
     await promise;
   } catch (error) {

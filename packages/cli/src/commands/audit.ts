@@ -17,7 +17,8 @@ export function registerAudit(program: Command, print: Printer): void {
       try {
         const result = await new AuditLog(store, () => new Date()).verify();
         if (o.json || print.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else if (result.ok) process.stdout.write(`audit chain intact: ${result.count} entries, head ${result.head}\n`);
+        else if (result.ok)
+          process.stdout.write(`audit chain intact: ${result.count} entries, head ${result.head}\n`);
         else process.stdout.write(`audit chain BROKEN at entry ${result.badSeq}: ${result.reason}\n`);
         if (!result.ok) process.exitCode = 2;
       } finally {

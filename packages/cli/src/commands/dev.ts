@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import type { DeviceStatus } from '@coffer/core';
 import { startDaemon } from '@coffer/server';
 import type { Command } from 'commander';
-import { PanelClient } from '../panel-client.js';
 import { readCard, writeCard } from '../locate.js';
+import { PanelClient } from '../panel-client.js';
 import { closeOnSignals } from './start.js';
 
 /** One card of the dev device as dev.json lists it. */
@@ -30,7 +30,8 @@ export interface DevJson {
   keys: { index: number; type: string }[];
 }
 
-const WARNING = 'DEV MODE: generated PINs and key components are written to this file in the clear. Never use a dev device for real keys.';
+const WARNING =
+  'DEV MODE: generated PINs and key components are written to this file in the clear. Never use a dev device for real keys.';
 const HEX = '0123456789ABCDEF';
 
 /** A random card PIN that keeps the keypad's rules (8 of 0-9/A-F, a digit and a letter). */
@@ -47,7 +48,10 @@ interface NewCardReply {
 }
 
 /** Performs the whole initialisation of manual §3.1.1 with generated secrets; returns the cards. */
-export async function initialise(api: PanelClient, cardsDir: string): Promise<{ cards: DevCard[]; mkParts: { slot: string; mkPart: string }[] }> {
+export async function initialise(
+  api: PanelClient,
+  cardsDir: string,
+): Promise<{ cards: DevCard[]; mkParts: { slot: string; mkPart: string }[] }> {
   const cards: DevCard[] = [];
   const mkParts: { slot: string; mkPart: string }[] = [];
   const save = (reply: NewCardReply, role: string, pin: string, mkPartPin?: string) => {
@@ -60,15 +64,28 @@ export async function initialise(api: PanelClient, cardsDir: string): Promise<{ 
   await api.post('/api/init/time', { time: new Date().toISOString() });
   for (const slot of ['A1', 'A2', 'A3']) {
     const pin = randomPin();
-    save(await api.post<NewCardReply>('/api/init/device-manager/card', { slot, pin, pinConfirm: pin }), 'device-manager', pin);
+    save(
+      await api.post<NewCardReply>('/api/init/device-manager/card', { slot, pin, pinConfirm: pin }),
+      'device-manager',
+      pin,
+    );
     const mkPart = randomBytes(16).toString('hex').toUpperCase();
     const mkPartPin = randomPin();
-    await api.post('/api/init/device-manager/mk-part', { slot, mkPart, mkPartConfirm: mkPart, mkPartPin, mkPartPinConfirm: mkPartPin });
+    await api.post('/api/init/device-manager/mk-part', {
+      slot,
+      mkPart,
+      mkPartConfirm: mkPart,
+      mkPartPin,
+      mkPartPinConfirm: mkPartPin,
+    });
     cards.find((c) => c.slot === slot)!.mkPartPin = mkPartPin;
     mkParts.push({ slot, mkPart });
   }
   for (const card of [...cards]) {
-    const reply = await api.post<NewCardReply>('/api/init/device-manager/write', { card: readCard(card.file), pin: card.pin });
+    const reply = await api.post<NewCardReply>('/api/init/device-manager/write', {
+      card: readCard(card.file),
+      pin: card.pin,
+    });
     save(reply, card.role, card.pin);
   }
   for (const [path, role, extra] of [
@@ -86,7 +103,9 @@ export async function initialise(api: PanelClient, cardsDir: string): Promise<{ 
 export function registerDev(program: Command): void {
   program
     .command('dev')
-    .description('start a throw-away device, initialised, booted and serving, and write DIR/dev.json (NOT FOR PRODUCTION)')
+    .description(
+      'start a throw-away device, initialised, booted and serving, and write DIR/dev.json (NOT FOR PRODUCTION)',
+    )
     .option('--data <dir>', 'data directory', './data-dev')
     .option('--panel-port <port>', 'front-panel port (0: any free port)', '7010')
     .option('--management-port <port>', 'management service port on M-Net0 (0: any free port)', '1812')
@@ -97,7 +116,11 @@ export function registerDev(program: Command): void {
       const cardsDir = join(dataDir, 'cards');
       mkdirSync(cardsDir, { recursive: true, mode: 0o700 });
       let shutdown: () => void = () => undefined;
-      const daemon = await startDaemon({ dataDir, panelPort: Number(o.panelPort), onShutdown: () => shutdown() });
+      const daemon = await startDaemon({
+        dataDir,
+        panelPort: Number(o.panelPort),
+        onShutdown: () => shutdown(),
+      });
       shutdown = () => {
         daemon.close().finally(() => process.exit(0));
       };
@@ -111,18 +134,36 @@ export function registerDev(program: Command): void {
       } else if (state === 'LOCKED' && existsSync(devFile)) {
         ({ cards, mkParts } = JSON.parse(readFileSync(devFile, 'utf8')) as DevJson);
       } else {
-        throw new Error(`The device in ${dataDir} is ${state} and has no dev.json; use an empty --data directory.`);
+        throw new Error(
+          `The device in ${dataDir} is ${state} and has no dev.json; use an empty --data directory.`,
+        );
       }
       const card = (slot: string) => cards.find((c) => c.slot === slot)!;
-      const first = await api.post<{ token: string }>('/api/auth2boot/first', { card: readCard(card('A1').file), pin: card('A1').pin });
-      await api.post('/api/auth2boot/second', { token: first.token, card: readCard(card('A2').file), pin: card('A2').pin });
+      const first = await api.post<{ token: string }>('/api/auth2boot/first', {
+        card: readCard(card('A1').file),
+        pin: card('A1').pin,
+      });
+      await api.post('/api/auth2boot/second', {
+        token: first.token,
+        card: readCard(card('A2').file),
+        pin: card('A2').pin,
+      });
       const b1 = card('B1');
-      const settings = await api.post<{ token: string }>('/api/settings/auth', { card: readCard(b1.file), pin: b1.pin });
-      const listed = await api.get<{ entries: { ip: string }[] }>('/api/settings/tool-whitelist', settings.token);
+      const settings = await api.post<{ token: string }>('/api/settings/auth', {
+        card: readCard(b1.file),
+        pin: b1.pin,
+      });
+      const listed = await api.get<{ entries: { ip: string }[] }>(
+        '/api/settings/tool-whitelist',
+        settings.token,
+      );
       if (!listed.entries.some((e) => e.ip === '127.0.0.1')) {
         await api.post('/api/settings/tool-whitelist', { ip: '127.0.0.1' }, settings.token);
       }
-      const { token } = await api.post<{ token: string }>('/api/service/start/auth', { card: readCard(b1.file), pin: b1.pin });
+      const { token } = await api.post<{ token: string }>('/api/service/start/auth', {
+        card: readCard(b1.file),
+        pin: b1.pin,
+      });
       const status = await api.post<DeviceStatus>('/api/service/start', {
         token,
         mNet0: { ip: '127.0.0.1', port: Number(o.managementPort), mask: '255.0.0.0', gateway: null },

@@ -1,8 +1,8 @@
 import { CofferError } from '@coffer/core';
 import type { Command } from 'commander';
 import { panelClient, readCard, writeCard } from '../locate.js';
+import { collect, type Printer } from '../output.js';
 import { getNewSecret, getSecret } from '../secrets.js';
-import { type Printer, collect } from '../output.js';
 
 interface Common {
   panel?: string;
@@ -24,16 +24,26 @@ export function registerPanel(program: Command, print: Printer): void {
   const panel = program
     .command('panel')
     .description('perform front-panel ceremonies (manual §3) against a running device')
-    .option('--panel <url>', 'front-panel URL (default: from --data DIR/run.json, else http://127.0.0.1:7010/)')
+    .option(
+      '--panel <url>',
+      'front-panel URL (default: from --data DIR/run.json, else http://127.0.0.1:7010/)',
+    )
     .option('--data <dir>', 'data directory of the device');
 
   const common = (c: Command) => ({ ...(panel.opts() as Common), ...(c.opts() as Common) });
   const client = (c: Command) => panelClient(common(c));
   const pin = (c: Command, index: number, label: string) =>
-    getSecret({ files: common(c).pinFile, index, env: index === 0 ? 'COFFER_PIN' : `COFFER_PIN_${index + 1}`, prompt: `${label} card PIN: ` });
+    getSecret({
+      files: common(c).pinFile,
+      index,
+      env: index === 0 ? 'COFFER_PIN' : `COFFER_PIN_${index + 1}`,
+      prompt: `${label} card PIN: `,
+    });
   const newPin = (c: Command, label: string, fileOpt = 'newPinFile') =>
     getNewSecret({
-      files: (c.opts() as Record<string, string | undefined>)[fileOpt] ? [(c.opts() as Record<string, string>)[fileOpt]!] : [],
+      files: (c.opts() as Record<string, string | undefined>)[fileOpt]
+        ? [(c.opts() as Record<string, string>)[fileOpt]!]
+        : [],
       env: 'COFFER_NEW_PIN',
       prompt: `New PIN for the ${label} card (8 of 0-9/A-F, a digit and a letter): `,
     });
@@ -70,7 +80,14 @@ export function registerPanel(program: Command, print: Printer): void {
     .option('--out <file>', 'where to write the card (default coffer-<slot>.card)')
     .action(async (o: { slot: string; out?: string }, c: Command) => {
       const [p, confirm] = await newPin(c, o.slot);
-      saveCard(await client(c).post<NewCardReply>('/api/init/device-manager/card', { slot: o.slot, pin: p, pinConfirm: confirm }), o.out);
+      saveCard(
+        await client(c).post<NewCardReply>('/api/init/device-manager/card', {
+          slot: o.slot,
+          pin: p,
+          pinConfirm: confirm,
+        }),
+        o.out,
+      );
     });
 
   panel
@@ -90,7 +107,13 @@ export function registerPanel(program: Command, print: Printer): void {
         env: 'COFFER_MK_PART_PIN',
         prompt: `MK-Part-PIN of ${o.slot}: `,
       });
-      await client(c).post('/api/init/device-manager/mk-part', { slot: o.slot, mkPart, mkPartConfirm, mkPartPin, mkPartPinConfirm });
+      await client(c).post('/api/init/device-manager/mk-part', {
+        slot: o.slot,
+        mkPart,
+        mkPartConfirm,
+        mkPartPin,
+        mkPartPinConfirm,
+      });
       print.line(`MK part of ${o.slot} set`);
     });
 
@@ -101,7 +124,10 @@ export function registerPanel(program: Command, print: Printer): void {
     .option('--pin-file <file>', PIN_HELP, collect, [])
     .option('--out <file>', 'where to write the written card')
     .action(async (o: { card: string; out?: string }, c: Command) => {
-      const reply = await client(c).post<NewCardReply>('/api/init/device-manager/write', { card: readCard(o.card), pin: await pin(c, 0, 'Device Manager') });
+      const reply = await client(c).post<NewCardReply>('/api/init/device-manager/write', {
+        card: readCard(o.card),
+        pin: await pin(c, 0, 'Device Manager'),
+      });
       saveCard(reply, o.out ?? o.card);
     });
 
@@ -115,8 +141,16 @@ export function registerPanel(program: Command, print: Printer): void {
     .action(async (o: { role: string; factor?: string; out?: string }, c: Command) => {
       const role = roleOf(o.role);
       const [p, confirm] = await newPin(c, o.role);
-      const path = role === 'system-manager' ? 'system-manager' : role === 'safe-manager' ? 'safe-manager' : 'audit-manager';
-      const body = role === 'system-manager' ? { factor: o.factor ?? '', pin: p, pinConfirm: confirm } : { pin: p, pinConfirm: confirm };
+      const path =
+        role === 'system-manager'
+          ? 'system-manager'
+          : role === 'safe-manager'
+            ? 'safe-manager'
+            : 'audit-manager';
+      const body =
+        role === 'system-manager'
+          ? { factor: o.factor ?? '', pin: p, pinConfirm: confirm }
+          : { pin: p, pinConfirm: confirm };
       saveCard(await client(c).post<NewCardReply>(`/api/init/${path}`, body), o.out);
     });
 
@@ -141,9 +175,18 @@ export function registerPanel(program: Command, print: Printer): void {
     .action(async (o: { card: string[] }, c: Command) => {
       if (o.card.length !== 2) throw new CofferError('ERR_BAD_REQUEST', 'Auth2Boot needs two --card files.');
       const api = client(c);
-      const first = await api.post<{ token: string; slot: string }>('/api/auth2boot/first', { card: readCard(o.card[0]!), pin: await pin(c, 0, 'first Device Manager') });
+      const first = await api.post<{ token: string; slot: string }>('/api/auth2boot/first', {
+        card: readCard(o.card[0]!),
+        pin: await pin(c, 0, 'first Device Manager'),
+      });
       print.line(`first card ${first.slot} verified`);
-      print.value(await api.post('/api/auth2boot/second', { token: first.token, card: readCard(o.card[1]!), pin: await pin(c, 1, 'second Device Manager') }));
+      print.value(
+        await api.post('/api/auth2boot/second', {
+          token: first.token,
+          card: readCard(o.card[1]!),
+          pin: await pin(c, 1, 'second Device Manager'),
+        }),
+      );
     });
 
   panel
@@ -155,10 +198,19 @@ export function registerPanel(program: Command, print: Printer): void {
     .option('--yes', 'confirm that every key, operator, licence, whitelist entry and card is erased')
     .action(async (o: { card: string[]; mkPartPinFile: string[]; yes?: boolean }, c: Command) => {
       if (o.card.length !== 2) throw new CofferError('ERR_BAD_REQUEST', 'ReInit needs two --card files.');
-      if (!o.yes) throw new CofferError('ERR_BAD_REQUEST', 'ReInit clears all data of the device and cannot be undone; add --yes to confirm.');
+      if (!o.yes)
+        throw new CofferError(
+          'ERR_BAD_REQUEST',
+          'ReInit clears all data of the device and cannot be undone; add --yes to confirm.',
+        );
       const api = client(c);
       const mkPin = (i: number) =>
-        getSecret({ files: o.mkPartPinFile, index: i, env: i === 0 ? 'COFFER_MK_PART_PIN' : 'COFFER_MK_PART_PIN_2', prompt: 'MK-Part-PIN: ' });
+        getSecret({
+          files: o.mkPartPinFile,
+          index: i,
+          env: i === 0 ? 'COFFER_MK_PART_PIN' : 'COFFER_MK_PART_PIN_2',
+          prompt: 'MK-Part-PIN: ',
+        });
       const first = await api.post<{ token: string; slot: string }>('/api/reinit/first', {
         card: readCard(o.card[0]!),
         pin: await pin(c, 0, 'first Device Manager'),
@@ -187,13 +239,32 @@ export function registerPanel(program: Command, print: Printer): void {
       const role = roleOf(o.role);
       const api = client(c);
       if (role === 'device-manager') {
-        const mkPartPin = await getSecret({ files: o.mkPartPinFile ? [o.mkPartPinFile] : [], env: 'COFFER_MK_PART_PIN', prompt: 'MK-Part-PIN of the card to remake: ' });
-        const v = await api.post<{ token: string; slot: string }>('/api/remake/device-manager/verify', { mkPartPin, ...(o.slot ? { slot: o.slot } : {}) });
+        const mkPartPin = await getSecret({
+          files: o.mkPartPinFile ? [o.mkPartPinFile] : [],
+          env: 'COFFER_MK_PART_PIN',
+          prompt: 'MK-Part-PIN of the card to remake: ',
+        });
+        const v = await api.post<{ token: string; slot: string }>('/api/remake/device-manager/verify', {
+          mkPartPin,
+          ...(o.slot ? { slot: o.slot } : {}),
+        });
         const [p, confirm] = await newPin(c, v.slot);
-        saveCard(await api.post<NewCardReply>('/api/remake/device-manager/card', { token: v.token, pin: p, pinConfirm: confirm }), o.out);
+        saveCard(
+          await api.post<NewCardReply>('/api/remake/device-manager/card', {
+            token: v.token,
+            pin: p,
+            pinConfirm: confirm,
+          }),
+          o.out,
+        );
         return;
       }
-      const path = role === 'system-manager' ? 'system-manager' : role === 'safe-manager' ? 'safe-manager' : 'audit-manager';
+      const path =
+        role === 'system-manager'
+          ? 'system-manager'
+          : role === 'safe-manager'
+            ? 'safe-manager'
+            : 'audit-manager';
       const [p, confirm] = role === 'system-manager' ? ['', ''] : await newPin(c, o.role);
       saveCard(await api.post<NewCardReply>(`/api/remake/${path}`, { pin: p, pinConfirm: confirm }), o.out);
     });
@@ -208,7 +279,15 @@ export function registerPanel(program: Command, print: Printer): void {
     .action(async (o: { card: string; out?: string }, c: Command) => {
       const oldPin = await pin(c, 0, 'Old');
       const [p, confirm] = await newPin(c, 'this');
-      saveCard(await client(c).post<NewCardReply>('/api/modify-pin', { card: readCard(o.card), oldPin, newPin: p, newPinConfirm: confirm }), o.out ?? o.card);
+      saveCard(
+        await client(c).post<NewCardReply>('/api/modify-pin', {
+          card: readCard(o.card),
+          oldPin,
+          newPin: p,
+          newPinConfirm: confirm,
+        }),
+        o.out ?? o.card,
+      );
     });
 
   panel
@@ -226,7 +305,10 @@ export function registerPanel(program: Command, print: Printer): void {
     .option('--a-gateway <ip>', 'A-Net1 default gateway')
     .action(async (o: Record<string, string>, c: Command) => {
       const api = client(c);
-      const { token } = await api.post<{ token: string }>('/api/service/start/auth', { card: readCard(o['card']!), pin: await pin(c, 0, 'System Manager') });
+      const { token } = await api.post<{ token: string }>('/api/service/start/auth', {
+        card: readCard(o['card']!),
+        pin: await pin(c, 0, 'System Manager'),
+      });
       const net = (p: 'm' | 'a') => ({
         ip: o[`${p}Ip`]!,
         port: Number(o[`${p}Port`]),
@@ -242,50 +324,76 @@ export function registerPanel(program: Command, print: Printer): void {
     .requiredOption('--card <file>', 'a System Manager card')
     .option('--pin-file <file>', PIN_HELP, collect, [])
     .action(async (o: { card: string }, c: Command) => {
-      print.value(await client(c).post('/api/service/stop', { card: readCard(o.card), pin: await pin(c, 0, 'System Manager') }));
+      print.value(
+        await client(c).post('/api/service/stop', {
+          card: readCard(o.card),
+          pin: await pin(c, 0, 'System Manager'),
+        }),
+      );
     });
 
   const settings = async (c: Command, card: string) => {
     const api = client(c);
-    const { token } = await api.post<{ token: string }>('/api/settings/auth', { card: readCard(card), pin: await pin(c, 0, 'System Manager') });
+    const { token } = await api.post<{ token: string }>('/api/settings/auth', {
+      card: readCard(card),
+      pin: await pin(c, 0, 'System Manager'),
+    });
     return { api, token };
   };
-  const withCard = (cmd: Command) => cmd.requiredOption('--card <file>', 'a System Manager card').option('--pin-file <file>', PIN_HELP, collect, []);
+  const withCard = (cmd: Command) =>
+    cmd
+      .requiredOption('--card <file>', 'a System Manager card')
+      .option('--pin-file <file>', PIN_HELP, collect, []);
 
-  withCard(panel.command('whitelist-list').description('Setting: Tool IP White list')).action(async (o: { card: string }, c: Command) => {
-    const { api, token } = await settings(c, o.card);
-    print.value(await api.get('/api/settings/tool-whitelist', token));
-  });
-  withCard(panel.command('whitelist-add').description('Setting: add an IP to the Tool IP White list').argument('<ip>')).action(
-    async (ip: string, o: { card: string }, c: Command) => {
+  withCard(panel.command('whitelist-list').description('Setting: Tool IP White list')).action(
+    async (o: { card: string }, c: Command) => {
       const { api, token } = await settings(c, o.card);
-      await api.post('/api/settings/tool-whitelist', { ip }, token);
-      print.line(`${ip} added to the tool white list`);
+      print.value(await api.get('/api/settings/tool-whitelist', token));
     },
   );
-  withCard(panel.command('whitelist-delete').description('Setting: delete IPs from the Tool IP White list').argument('<ips...>')).action(
-    async (ips: string[], o: { card: string }, c: Command) => {
+  withCard(
+    panel
+      .command('whitelist-add')
+      .description('Setting: add an IP to the Tool IP White list')
+      .argument('<ip>'),
+  ).action(async (ip: string, o: { card: string }, c: Command) => {
+    const { api, token } = await settings(c, o.card);
+    await api.post('/api/settings/tool-whitelist', { ip }, token);
+    print.line(`${ip} added to the tool white list`);
+  });
+  withCard(
+    panel
+      .command('whitelist-delete')
+      .description('Setting: delete IPs from the Tool IP White list')
+      .argument('<ips...>'),
+  ).action(async (ips: string[], o: { card: string }, c: Command) => {
+    const { api, token } = await settings(c, o.card);
+    await api.post('/api/settings/tool-whitelist/delete', { ips }, token);
+    print.line(`${ips.join(', ')} deleted from the tool white list`);
+  });
+  withCard(
+    panel
+      .command('set-time')
+      .description('Setting: System Time')
+      .requiredOption('--time <time>', 'e.g. 2026-12-04T15:30:00Z'),
+  ).action(async (o: { card: string; time: string }, c: Command) => {
+    const { api, token } = await settings(c, o.card);
+    await api.post('/api/settings/time', { time: o.time }, token);
+    print.line('system time set');
+  });
+  withCard(panel.command('restart').description('Setting: Power → Restart')).action(
+    async (o: { card: string }, c: Command) => {
       const { api, token } = await settings(c, o.card);
-      await api.post('/api/settings/tool-whitelist/delete', { ips }, token);
-      print.line(`${ips.join(', ')} deleted from the tool white list`);
+      print.value(await api.post('/api/power/restart', {}, token));
     },
   );
-  withCard(panel.command('set-time').description('Setting: System Time').requiredOption('--time <time>', 'e.g. 2026-12-04T15:30:00Z')).action(
-    async (o: { card: string; time: string }, c: Command) => {
+  withCard(panel.command('shutdown').description('Setting: Power → ShutDown')).action(
+    async (o: { card: string }, c: Command) => {
       const { api, token } = await settings(c, o.card);
-      await api.post('/api/settings/time', { time: o.time }, token);
-      print.line('system time set');
+      await api.post('/api/power/shutdown', {}, token);
+      print.line('shutting down');
     },
   );
-  withCard(panel.command('restart').description('Setting: Power → Restart')).action(async (o: { card: string }, c: Command) => {
-    const { api, token } = await settings(c, o.card);
-    print.value(await api.post('/api/power/restart', {}, token));
-  });
-  withCard(panel.command('shutdown').description('Setting: Power → ShutDown')).action(async (o: { card: string }, c: Command) => {
-    const { api, token } = await settings(c, o.card);
-    await api.post('/api/power/shutdown', {}, token);
-    print.line('shutting down');
-  });
 }
 
 function roleOf(role: string) {

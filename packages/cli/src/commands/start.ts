@@ -25,11 +25,17 @@ export function registerStart(program: Command): void {
     .option('--panel-port <port>', 'front-panel port (0: any free port)', '7010')
     .action(async (o: { data: string; panelPort: string }) => {
       let shutdown: () => void = () => undefined;
-      const daemon = await startDaemon({ dataDir: o.data, panelPort: Number(o.panelPort), onShutdown: () => shutdown() });
+      const daemon = await startDaemon({
+        dataDir: o.data,
+        panelPort: Number(o.panelPort),
+        onShutdown: () => shutdown(),
+      });
       shutdown = () => {
         daemon.close().finally(() => process.exit(0));
       };
-      process.stdout.write(`Coffer front panel: ${daemon.panelUrl}\n${formatStatus(daemon.device.status())}\n`);
+      process.stdout.write(
+        `Coffer front panel: ${daemon.panelUrl}\n${formatStatus(daemon.device.status())}\n`,
+      );
       closeOnSignals(() => daemon.close());
     });
 }

@@ -19,7 +19,9 @@ export function formatStatus(s: DeviceStatus): string {
   if (s.init) lines.push(`init:       next step ${s.init.next}`);
   if (s.network) {
     for (const [name, n] of Object.entries(s.network)) {
-      lines.push(`${name.padEnd(11)} ${n.ip}:${n.boundPort ?? n.port} mask ${n.mask}${n.gateway ? ` gateway ${n.gateway}` : ''} mac ${n.mac}`);
+      lines.push(
+        `${name.padEnd(11)} ${n.ip}:${n.boundPort ?? n.port} mask ${n.mask}${n.gateway ? ` gateway ${n.gateway}` : ''} mac ${n.mac}`,
+      );
     }
   }
   return lines.join('\n');
@@ -38,7 +40,8 @@ export function registerStatus(program: Command, print: Printer): void {
         status = await panelClient(o).get<DeviceStatus>('/api/status');
       } catch (error) {
         const message = (error as Error).message;
-        if (o.json || print.json) process.stdout.write(`${JSON.stringify({ state: 'OFF', reason: message })}\n`);
+        if (o.json || print.json)
+          process.stdout.write(`${JSON.stringify({ state: 'OFF', reason: message })}\n`);
         else process.stdout.write(`state:      OFF (${message})\n`);
         process.exitCode = 3;
         return;

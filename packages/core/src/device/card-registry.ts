@@ -1,10 +1,16 @@
 import type { KeyObject } from 'node:crypto';
-import { type CardFile, parseCardFile, signChallenge, unsealCard, verifyChallenge } from '../cards/card-file.js';
+import { randomBytes } from 'node:crypto';
+import {
+  type CardFile,
+  parseCardFile,
+  signChallenge,
+  unsealCard,
+  verifyChallenge,
+} from '../cards/card-file.js';
 import { CofferError } from '../errors.js';
 import type { Keyring } from '../keyring/keyring.js';
 import { macFields, verifyMac } from '../keyring/sealing.js';
 import type { CardRecord, CardRole, StoreTx } from '../store/port.js';
-import { randomBytes } from 'node:crypto';
 
 /** Five wrong PINs in a row block a card until it is remade (DESIGN §4). */
 export const MAX_PIN_ATTEMPTS = 5;
@@ -25,7 +31,17 @@ export interface PresentedCard {
 }
 
 function cardMacFields(r: Omit<CardRecord, 'mac' | 'failedAttempts' | 'blocked'>) {
-  return [r.cardId, r.slot, r.role, r.account, r.publicKey.toString('base64'), r.status, r.factor, r.createdAt, r.replacedAt];
+  return [
+    r.cardId,
+    r.slot,
+    r.role,
+    r.account,
+    r.publicKey.toString('base64'),
+    r.status,
+    r.factor,
+    r.createdAt,
+    r.replacedAt,
+  ];
 }
 
 /** Seals a registry entry's security-relevant fields under the integrity subkey. */
@@ -53,7 +69,12 @@ export interface PresentOptions {
  * @throws ERR_CARD_FORMAT, ERR_CARD_FOREIGN, ERR_CARD_UNKNOWN, ERR_CARD_REPLACED, ERR_CARD_BLOCKED,
  *   ERR_CARD_ROLE, ERR_CARD_FORGED, ERR_CARD_KDF_WEAK, ERR_PIN_WRONG (details.attemptsLeft), ERR_INTEGRITY
  */
-export async function presentCard(tx: StoreTx, raw: unknown, pin: string, opts: PresentOptions): Promise<PresentedCard> {
+export async function presentCard(
+  tx: StoreTx,
+  raw: unknown,
+  pin: string,
+  opts: PresentOptions,
+): Promise<PresentedCard> {
   const file = parseCardFile(raw);
   if (file.deviceId !== opts.deviceId) {
     throw new CofferError('ERR_CARD_FOREIGN', 'This card belongs to another device.', { slot: file.slot });
@@ -72,9 +93,13 @@ export async function presentCard(tx: StoreTx, raw: unknown, pin: string, opts: 
     });
   }
   if (record.status === 'replaced') {
-    throw new CofferError('ERR_CARD_REPLACED', `This ${record.slot} card has been replaced by a newer card and no longer works.`, {
-      slot: record.slot,
-    });
+    throw new CofferError(
+      'ERR_CARD_REPLACED',
+      `This ${record.slot} card has been replaced by a newer card and no longer works.`,
+      {
+        slot: record.slot,
+      },
+    );
   }
   if (record.blocked) {
     throw new CofferError(
@@ -85,12 +110,18 @@ export async function presentCard(tx: StoreTx, raw: unknown, pin: string, opts: 
   }
   if (!opts.roles.includes(record.role)) {
     const wanted = opts.roles.map((r) => ROLE_LABEL[r]).join(' or ');
-    throw new CofferError('ERR_CARD_ROLE', `This is a ${ROLE_LABEL[record.role]} card (${record.slot}); insert a ${wanted} card.`, {
-      slot: record.slot,
-    });
+    throw new CofferError(
+      'ERR_CARD_ROLE',
+      `This is a ${ROLE_LABEL[record.role]} card (${record.slot}); insert a ${wanted} card.`,
+      {
+        slot: record.slot,
+      },
+    );
   }
   if (!record.publicKey.equals(Buffer.from(file.publicKey, 'base64'))) {
-    throw new CofferError('ERR_CARD_FORGED', 'This card file does not match the card the device issued.', { slot: record.slot });
+    throw new CofferError('ERR_CARD_FORGED', 'This card file does not match the card the device issued.', {
+      slot: record.slot,
+    });
   }
   let unsealed: { privateKey: KeyObject; share: Buffer | null };
   try {

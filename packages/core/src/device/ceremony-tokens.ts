@@ -43,9 +43,13 @@ export class CeremonyTokens {
     }
     if (hold.expiresAt <= this.nowMs()) {
       this.end(token!);
-      throw new CofferError('ERR_CEREMONY_EXPIRED', 'The ceremony took too long and was cancelled; start again.', {
-        ceremony: kind,
-      });
+      throw new CofferError(
+        'ERR_CEREMONY_EXPIRED',
+        'The ceremony took too long and was cancelled; start again.',
+        {
+          ceremony: kind,
+        },
+      );
     }
     return hold;
   }

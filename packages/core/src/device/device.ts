@@ -1,28 +1,48 @@
+import type { VerifyResult } from '../audit/audit-chain.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { type CardFile, makeCard } from '../cards/card-file.js';
 import { checkCardPin } from '../cards/pin-rules.js';
-import { AuditLog } from '../audit/audit-log.js';
-import type { VerifyResult } from '../audit/audit-chain.js';
 import { CofferError, isCofferError } from '../errors.js';
 import { deriveKeyring, type Keyring } from '../keyring/keyring.js';
 import { checkPinVerifier } from '../keyring/pin-verifier.js';
 import { combineShares } from '../keyring/quorum.js';
 import { macFields, openRecord, sealRecord, verifyMac } from '../keyring/sealing.js';
-import type { AuditSource, CardRecord, CardRole, DomainRecord, Store, StoreTx, ToolWhitelistRecord } from '../store/port.js';
-import { type PresentedCard, cardRecordIntact, presentCard, sealCardRecord } from './card-registry.js';
-import { CeremonyTokens, type CeremonyKind } from './ceremony-tokens.js';
+import type {
+  AuditSource,
+  CardRecord,
+  CardRole,
+  DomainRecord,
+  Store,
+  StoreTx,
+  ToolWhitelistRecord,
+} from '../store/port.js';
+import { cardRecordIntact, type PresentedCard, presentCard, sealCardRecord } from './card-registry.js';
+import { type CeremonyKind, CeremonyTokens } from './ceremony-tokens.js';
 import { DeviceClock } from './clock.js';
 import { type Fault, type FaultCode, makeFault } from './faults.js';
-import { DEVICE_MANAGER_SLOTS, type DeviceManagerSlot, InitCeremony, type InitProgress } from './init-ceremony.js';
+import {
+  DEVICE_MANAGER_SLOTS,
+  type DeviceManagerSlot,
+  InitCeremony,
+  type InitProgress,
+} from './init-ceremony.js';
 import {
   type HostAddress,
+  isIpv4,
+  macFor,
   type NetworkName,
   type NetworkPort,
   type NetworkSettings,
-  isIpv4,
-  macFor,
   validateNetworkSettings,
 } from './network.js';
-import { type DeviceState, type Indicators, STATE_ERROR, STATE_WORDS, type StateKind, indicatorsFor } from './state.js';
+import {
+  type DeviceState,
+  type Indicators,
+  indicatorsFor,
+  STATE_ERROR,
+  STATE_WORDS,
+  type StateKind,
+} from './state.js';
 
 /** Manufacturer, name, model and version as configured (Device Info, §3.7). */
 export interface DeviceInfoConfig {
@@ -174,13 +194,25 @@ export class Device {
     if (fault) {
       this.#state = { kind: 'FAULT', fault };
       this.opts.log.error({ fault }, `self-test failed: ${fault.reason} (${fault.detail})`);
-      await this.#auditQuietly({ source: 'device', clientIp: '-' }, 'selftest', 'failure', `Self-test;${fault.reason}`, fault.detail);
+      await this.#auditQuietly(
+        { source: 'device', clientIp: '-' },
+        'selftest',
+        'failure',
+        `Self-test;${fault.reason}`,
+        fault.detail,
+      );
       return;
     }
     const domain = await this.store.getDomain();
     this.#state = domain ? { kind: 'LOCKED' } : { kind: 'UNINITIALISED', init: this.#newInit() };
     this.opts.log.info({ state: this.#state.kind }, 'self-tests passed');
-    await this.#auditQuietly({ source: 'device', clientIp: '-' }, 'selftest', 'success', 'Self-test passed', `state=${this.#state.kind}`);
+    await this.#auditQuietly(
+      { source: 'device', clientIp: '-' },
+      'selftest',
+      'success',
+      'Self-test passed',
+      `state=${this.#state.kind}`,
+    );
   }
 
   async #selfTest(): Promise<Fault | null> {
@@ -196,7 +228,11 @@ export class Device {
     try {
       const { current, expected } = await this.#store.schemaVersion();
       if (current !== expected) {
-        return makeFault('DATABASE_INIT_FAILED', `The store schema is version ${current}; this build needs ${expected}.`, now());
+        return makeFault(
+          'DATABASE_INIT_FAILED',
+          `The store schema is version ${current}; this build needs ${expected}.`,
+          now(),
+        );
       }
       const owner = await this.#store.getMeta('deviceId');
       if (owner === null) await this.#store.setMeta('deviceId', this.opts.deviceId);
@@ -223,11 +259,19 @@ export class Device {
         const ip = this.#lastNetwork[name].ip;
         const found = host.find((h) => h.address === ip);
         if (!found) {
-          return makeFault('NETWORK_CARD_UNAVAILABLE', `${name} address ${ip} is not present on this host.`, now());
+          return makeFault(
+            'NETWORK_CARD_UNAVAILABLE',
+            `${name} address ${ip} is not present on this host.`,
+            now(),
+          );
         }
         const recorded = this.#lastNetwork.macs[name];
         if (recorded && found.mac !== recorded) {
-          return makeFault('NETWORK_CARD_REPLACED', `${name} address ${ip} is now on MAC ${found.mac}, was ${recorded}.`, now());
+          return makeFault(
+            'NETWORK_CARD_REPLACED',
+            `${name} address ${ip} is now on MAC ${found.mac}, was ${recorded}.`,
+            now(),
+          );
         }
       }
     }
@@ -244,10 +288,14 @@ export class Device {
     const state = this.#state;
     if ((kinds as StateKind[]).includes(state.kind)) return state as Extract<DeviceState, { kind: K }>;
     const accepted = kinds.map((k) => STATE_WORDS[k]).join(' or ');
-    throw new CofferError(STATE_ERROR[state.kind], `The device is ${STATE_WORDS[state.kind]}; this needs it ${accepted}.`, {
-      state: state.kind,
-      accepted: [...kinds],
-    });
+    throw new CofferError(
+      STATE_ERROR[state.kind],
+      `The device is ${STATE_WORDS[state.kind]}; this needs it ${accepted}.`,
+      {
+        state: state.kind,
+        accepted: [...kinds],
+      },
+    );
   }
 
   /** The keyring, for later surfaces; refused unless READY or SERVING. */
@@ -286,14 +334,33 @@ export class Device {
   async deviceInfo(): Promise<DeviceInfo> {
     this.#require('LOCKED', 'READY', 'SERVING');
     const domain = await this.store.getDomain();
-    return { ...this.opts.info, deviceId: this.opts.deviceId, kcv: domain?.kcv ?? '', network: this.#networkStatus() };
+    return {
+      ...this.opts.info,
+      deviceId: this.opts.deviceId,
+      kcv: domain?.kcv ?? '',
+      network: this.#networkStatus(),
+    };
   }
 
   // ───────────────────────────── audit helpers ─────────────────────────────
 
-  async #auditQuietly(ctx: RequestContext, type: string, result: 'success' | 'failure', content: string, details = '') {
+  async #auditQuietly(
+    ctx: RequestContext,
+    type: string,
+    result: 'success' | 'failure',
+    content: string,
+    details = '',
+  ) {
     try {
-      await this.#audit?.append({ source: ctx.source, account: '-', clientIp: ctx.clientIp, businessType: type, result, content, details });
+      await this.#audit?.append({
+        source: ctx.source,
+        account: '-',
+        clientIp: ctx.clientIp,
+        businessType: type,
+        result,
+        content,
+        details,
+      });
     } catch (error) {
       this.opts.log.error({ err: describe(error) }, 'audit entry could not be written');
     }
@@ -307,13 +374,24 @@ export class Device {
   async #step<T>(
     ctx: RequestContext,
     meta: { type: string; content: string; account?: string },
-    fn: (commit: (tx?: StoreTx, details?: string) => Promise<void>, who: (account: string) => void) => Promise<T>,
+    fn: (
+      commit: (tx?: StoreTx, details?: string) => Promise<void>,
+      who: (account: string) => void,
+    ) => Promise<T>,
   ): Promise<T> {
     let account = meta.account ?? '-';
     let committed = false;
     const commit = async (tx?: StoreTx, details = '') => {
       await this.auditLog.append(
-        { source: ctx.source, account, clientIp: ctx.clientIp, businessType: meta.type, result: 'success', content: meta.content, details },
+        {
+          source: ctx.source,
+          account,
+          clientIp: ctx.clientIp,
+          businessType: meta.type,
+          result: 'success',
+          content: meta.content,
+          details,
+        },
         tx,
       );
       committed = true;
@@ -338,18 +416,31 @@ export class Device {
             details: `${code}: ${isCofferError(error) ? error.message : 'internal error'}`,
           });
         } catch (auditError) {
-          this.opts.log.error({ err: describe(auditError) }, 'audit entry for a refusal could not be written');
+          this.opts.log.error(
+            { err: describe(auditError) },
+            'audit entry for a refusal could not be written',
+          );
         }
       }
       if (!isCofferError(error)) {
         this.opts.log.error({ err: describe(error) }, `${meta.content} failed`);
-        throw new CofferError('ERR_INTERNAL', 'The device failed to complete this step.', {}, { cause: error });
+        throw new CofferError(
+          'ERR_INTERNAL',
+          'The device failed to complete this step.',
+          {},
+          { cause: error },
+        );
       }
       throw error;
     }
   }
 
-  async #present(raw: unknown, pin: string, roles: readonly CardRole[], keyring: Keyring | null): Promise<PresentedCard> {
+  async #present(
+    raw: unknown,
+    pin: string,
+    roles: readonly CardRole[],
+    keyring: Keyring | null,
+  ): Promise<PresentedCard> {
     // Not in a transaction: the wrong-PIN counter must be written even though the step then fails.
     return presentCard(this.store, raw, pin, {
       deviceId: this.opts.deviceId,
@@ -376,10 +467,17 @@ export class Device {
   }
 
   /** Init Dev-Manager(Ax) - Set Card-PIN: returns the new card file. */
-  async initDeviceManagerCard(ctx: RequestContext, slot: string, pin: string, confirm: string): Promise<CardFile> {
+  async initDeviceManagerCard(
+    ctx: RequestContext,
+    slot: string,
+    pin: string,
+    confirm: string,
+  ): Promise<CardFile> {
     const { init } = this.#require('UNINITIALISED');
-    return this.#step(ctx, { type: 'init', content: `Init Dev-Manager(${slot});make card`, account: `admin${slot}` }, () =>
-      init.makeDeviceManagerCard(asSlot(slot), pin, confirm, this.clock.now()),
+    return this.#step(
+      ctx,
+      { type: 'init', content: `Init Dev-Manager(${slot});make card`, account: `admin${slot}` },
+      () => init.makeDeviceManagerCard(asSlot(slot), pin, confirm, this.clock.now()),
     );
   }
 
@@ -390,13 +488,26 @@ export class Device {
     input: { mkPart: string; mkPartConfirm: string; mkPartPin: string; mkPartPinConfirm: string },
   ): Promise<void> {
     const { init } = this.#require('UNINITIALISED');
-    await this.#step(ctx, { type: 'init', content: `Init Dev-Manager(${slot});set MK part`, account: `admin${slot}` }, () =>
-      init.setMkPart(asSlot(slot), input.mkPart, input.mkPartConfirm, input.mkPartPin, input.mkPartPinConfirm),
+    await this.#step(
+      ctx,
+      { type: 'init', content: `Init Dev-Manager(${slot});set MK part`, account: `admin${slot}` },
+      () =>
+        init.setMkPart(
+          asSlot(slot),
+          input.mkPart,
+          input.mkPartConfirm,
+          input.mkPartPin,
+          input.mkPartPinConfirm,
+        ),
     );
   }
 
   /** Write: present an A card again with its PIN; returns the card file with its share. */
-  async initWriteCard(ctx: RequestContext, card: unknown, pin: string): Promise<{ slot: string; file: CardFile }> {
+  async initWriteCard(
+    ctx: RequestContext,
+    card: unknown,
+    pin: string,
+  ): Promise<{ slot: string; file: CardFile }> {
     const { init } = this.#require('UNINITIALISED');
     return this.#step(ctx, { type: 'init', content: 'Init Dev-Manager;write card' }, async (commit, who) => {
       const written = await init.writeDeviceManagerCard(card, pin);
@@ -440,7 +551,10 @@ export class Device {
         };
         ca.keyPkcs8.fill(0);
         await this.store.transaction(async (tx) => {
-          await tx.putDomain({ ...domainBase, mac: macFields(keyring.integrity, 'domain', domainMacFields(domainBase)) });
+          await tx.putDomain({
+            ...domainBase,
+            mac: macFields(keyring.integrity, 'domain', domainMacFields(domainBase)),
+          });
           for (const c of result.cards) {
             await tx.putCard(
               sealCardRecord(keyring, {
@@ -453,7 +567,10 @@ export class Device {
             );
           }
           for (const [i, slot] of DEVICE_MANAGER_SLOTS.entries()) {
-            await tx.putShare({ slot, sealed: sealRecord(keyring.kek, result.shares[i]!, { table: 'shares', id: slot, version: 1 }) });
+            await tx.putShare({
+              slot,
+              sealed: sealRecord(keyring.kek, result.shares[i]!, { table: 'shares', id: slot, version: 1 }),
+            });
           }
           for (const v of result.mkPartPinVerifiers) await tx.putMkPartPin(v);
           await commit(tx, `cards=${result.cards.map((c) => c.slot).join(',')}`);
@@ -477,57 +594,87 @@ export class Device {
   // ───────────────────────────── Auth2Boot (§3.2) ─────────────────────────────
 
   /** Auth2Boot, first Device Manager card. Returns the token for the second. */
-  async auth2BootFirst(ctx: RequestContext, card: unknown, pin: string): Promise<{ token: string; slot: string }> {
+  async auth2BootFirst(
+    ctx: RequestContext,
+    card: unknown,
+    pin: string,
+  ): Promise<{ token: string; slot: string }> {
     this.#require('LOCKED');
-    return this.#step(ctx, { type: 'boot', content: 'Auth2Boot;first Dev-Manager card' }, async (commit, who) => {
-      const presented = await this.#present(card, pin, ['device-manager'], null);
-      who(presented.record.account);
-      if (!presented.share) {
-        throw new CofferError('ERR_CARD_FORMAT', 'This Device Manager card holds no share (it was never written at initialisation).', {
-          slot: presented.record.slot,
-        });
-      }
-      await commit(undefined, `slot=${presented.record.slot}`);
-      const token = this.#tokens.issue(
-        { kind: 'auth2boot', account: presented.record.account, slot: presented.record.slot, cardId: presented.record.cardId, share: presented.share },
-        this.#ttl(),
-      );
-      return { token, slot: presented.record.slot };
-    });
+    return this.#step(
+      ctx,
+      { type: 'boot', content: 'Auth2Boot;first Dev-Manager card' },
+      async (commit, who) => {
+        const presented = await this.#present(card, pin, ['device-manager'], null);
+        who(presented.record.account);
+        if (!presented.share) {
+          throw new CofferError(
+            'ERR_CARD_FORMAT',
+            'This Device Manager card holds no share (it was never written at initialisation).',
+            {
+              slot: presented.record.slot,
+            },
+          );
+        }
+        await commit(undefined, `slot=${presented.record.slot}`);
+        const token = this.#tokens.issue(
+          {
+            kind: 'auth2boot',
+            account: presented.record.account,
+            slot: presented.record.slot,
+            cardId: presented.record.cardId,
+            share: presented.share,
+          },
+          this.#ttl(),
+        );
+        return { token, slot: presented.record.slot };
+      },
+    );
   }
 
   /** Auth2Boot, second (different) Device Manager card: combines the shares and boots to READY. */
   async auth2BootSecond(ctx: RequestContext, token: string, card: unknown, pin: string): Promise<void> {
     this.#require('LOCKED');
-    await this.#step(ctx, { type: 'boot', content: 'Auth2Boot;second Dev-Manager card' }, async (commit, who) => {
-      const first = this.#tokens.peek(token, 'auth2boot');
-      const presented = await this.#present(card, pin, ['device-manager'], null);
-      who(presented.record.account);
-      if (presented.record.cardId === first.cardId || presented.record.slot === first.slot) {
-        presented.share?.fill(0);
-        throw new CofferError('ERR_CARD_SAME', `Card ${first.slot} was already presented; insert another Device Manager card.`, {
-          slot: first.slot,
-        });
-      }
-      let mk: Buffer | null = null;
-      try {
-        if (!first.share || !presented.share) {
-          throw new CofferError('ERR_CARD_FORMAT', 'This Device Manager card holds no share (it was never written at initialisation).', {
-            slot: first.share ? presented.record.slot : first.slot,
-          });
+    await this.#step(
+      ctx,
+      { type: 'boot', content: 'Auth2Boot;second Dev-Manager card' },
+      async (commit, who) => {
+        const first = this.#tokens.peek(token, 'auth2boot');
+        const presented = await this.#present(card, pin, ['device-manager'], null);
+        who(presented.record.account);
+        if (presented.record.cardId === first.cardId || presented.record.slot === first.slot) {
+          presented.share?.fill(0);
+          throw new CofferError(
+            'ERR_CARD_SAME',
+            `Card ${first.slot} was already presented; insert another Device Manager card.`,
+            {
+              slot: first.slot,
+            },
+          );
         }
-        mk = await combineShares([first.share, presented.share]);
-        const keyring = deriveKeyring(mk);
-        await this.#checkDomain(keyring);
-        this.#require('LOCKED');
-        await commit(undefined, `slots=${first.slot},${presented.record.slot}`);
-        this.#state = { kind: 'READY', keyring };
-      } finally {
-        mk?.fill(0);
-        presented.share?.fill(0);
-        this.#tokens.end(token);
-      }
-    });
+        let mk: Buffer | null = null;
+        try {
+          if (!first.share || !presented.share) {
+            throw new CofferError(
+              'ERR_CARD_FORMAT',
+              'This Device Manager card holds no share (it was never written at initialisation).',
+              {
+                slot: first.share ? presented.record.slot : first.slot,
+              },
+            );
+          }
+          mk = await combineShares([first.share, presented.share]);
+          const keyring = deriveKeyring(mk);
+          await this.#checkDomain(keyring);
+          this.#require('LOCKED');
+          await commit(undefined, `slots=${first.slot},${presented.record.slot}`);
+          this.#state = { kind: 'READY', keyring };
+        } finally {
+          mk?.fill(0);
+          presented.share?.fill(0);
+          this.#tokens.end(token);
+        }
+      },
+    );
   }
 
   /**
@@ -541,12 +688,18 @@ export class Device {
     }
     const broken: string[] = [];
     if (!verifyMac(keyring.integrity, 'domain', domainMacFields(domain), domain.mac)) broken.push('domain');
-    for (const c of await this.store.listCards()) if (!cardRecordIntact(keyring, c)) broken.push(`card ${c.slot}`);
+    for (const c of await this.store.listCards())
+      if (!cardRecordIntact(keyring, c)) broken.push(`card ${c.slot}`);
     for (const w of await this.store.listToolWhitelist()) {
-      if (!verifyMac(keyring.integrity, 'tool_whitelist', whitelistMacFields(w), w.mac)) broken.push(`tool whitelist ${w.ip}`);
+      if (!verifyMac(keyring.integrity, 'tool_whitelist', whitelistMacFields(w), w.mac))
+        broken.push(`tool whitelist ${w.ip}`);
     }
     if (broken.length > 0) {
-      const fault = makeFault('OTHER', `Stored records failed their integrity check: ${broken.join(', ')}.`, this.clock.now());
+      const fault = makeFault(
+        'OTHER',
+        `Stored records failed their integrity check: ${broken.join(', ')}.`,
+        this.clock.now(),
+      );
       this.#state = { kind: 'FAULT', fault };
       this.opts.log.error({ fault }, 'store integrity check failed at boot');
       throw new CofferError('ERR_INTEGRITY', fault.detail, { records: broken });
@@ -560,107 +713,185 @@ export class Device {
     const verifier = (await this.store.listMkPartPins()).find((v) => v.slot === presented.record.slot);
     if (!verifier || !(await checkPinVerifier(String(mkPartPin).toUpperCase(), verifier.verifier))) {
       presented.share?.fill(0);
-      throw new CofferError('ERR_MK_PART_PIN_WRONG', `The MK-Part-PIN of ${presented.record.slot} is wrong.`, {
-        field: 'mkPartPin',
-        slot: presented.record.slot,
-      });
+      throw new CofferError(
+        'ERR_MK_PART_PIN_WRONG',
+        `The MK-Part-PIN of ${presented.record.slot} is wrong.`,
+        {
+          field: 'mkPartPin',
+          slot: presented.record.slot,
+        },
+      );
     }
     return presented;
   }
 
   /** ReInit - Auth any Dev-Manager: card PIN and MK-Part-PIN. */
-  async reinitFirst(ctx: RequestContext, card: unknown, pin: string, mkPartPin: string): Promise<{ token: string; slot: string }> {
+  async reinitFirst(
+    ctx: RequestContext,
+    card: unknown,
+    pin: string,
+    mkPartPin: string,
+  ): Promise<{ token: string; slot: string }> {
     this.#require('LOCKED');
     return this.#step(ctx, { type: 'reinit', content: 'ReInit;first Dev-Manager' }, async (commit, who) => {
       const p = await this.#presentWithMkPartPin(card, pin, mkPartPin);
       p.share?.fill(0);
       who(p.record.account);
       await commit(undefined, `slot=${p.record.slot}`);
-      const token = this.#tokens.issue({ kind: 'reinit', account: p.record.account, slot: p.record.slot, cardId: p.record.cardId, share: null }, this.#ttl());
+      const token = this.#tokens.issue(
+        {
+          kind: 'reinit',
+          account: p.record.account,
+          slot: p.record.slot,
+          cardId: p.record.cardId,
+          share: null,
+        },
+        this.#ttl(),
+      );
       return { token, slot: p.record.slot };
     });
   }
 
   /** ReInit - Auth another Dev-Manager, then InitAgain: wipes the key domain, back to Time Setting. */
-  async reinitSecond(ctx: RequestContext, token: string, card: unknown, pin: string, mkPartPin: string): Promise<void> {
+  async reinitSecond(
+    ctx: RequestContext,
+    token: string,
+    card: unknown,
+    pin: string,
+    mkPartPin: string,
+  ): Promise<void> {
     this.#require('LOCKED');
-    await this.#step(ctx, { type: 'reinit', content: 'ReInit;second Dev-Manager and wipe' }, async (commit, who) => {
-      const first = this.#tokens.peek(token, 'reinit');
-      const p = await this.#presentWithMkPartPin(card, pin, mkPartPin);
-      p.share?.fill(0);
-      who(p.record.account);
-      if (p.record.cardId === first.cardId || p.record.slot === first.slot) {
-        throw new CofferError('ERR_CARD_SAME', `Card ${first.slot} was already presented; insert another Device Manager card.`, {
-          slot: first.slot,
+    await this.#step(
+      ctx,
+      { type: 'reinit', content: 'ReInit;second Dev-Manager and wipe' },
+      async (commit, who) => {
+        const first = this.#tokens.peek(token, 'reinit');
+        const p = await this.#presentWithMkPartPin(card, pin, mkPartPin);
+        p.share?.fill(0);
+        who(p.record.account);
+        if (p.record.cardId === first.cardId || p.record.slot === first.slot) {
+          throw new CofferError(
+            'ERR_CARD_SAME',
+            `Card ${first.slot} was already presented; insert another Device Manager card.`,
+            {
+              slot: first.slot,
+            },
+          );
+        }
+        this.#tokens.end(token);
+        await this.store.transaction(async (tx) => {
+          await tx.wipeDomain();
+          await commit(tx, `slots=${first.slot},${p.record.slot}`);
         });
-      }
-      this.#tokens.end(token);
-      await this.store.transaction(async (tx) => {
-        await tx.wipeDomain();
-        await commit(tx, `slots=${first.slot},${p.record.slot}`);
-      });
-      await this.store.compact();
-      this.#lastNetwork = null;
-      this.clock.setOffset(0);
-      this.#tokens.clear();
-      this.#state = { kind: 'UNINITIALISED', init: this.#newInit() };
-    });
+        await this.store.compact();
+        this.#lastNetwork = null;
+        this.clock.setOffset(0);
+        this.#tokens.clear();
+        this.#state = { kind: 'UNINITIALISED', init: this.#newInit() };
+      },
+    );
   }
 
   // ───────────────────────────── Cards ReMake (§3.3) and Modify Card-PIN (§3.4) ─────────────────────────────
 
   /** ReMake Dev-Manager(A): the MK-Part-PIN of the card to remake (slot optional; found by the PIN). */
-  async remakeDeviceManagerVerify(ctx: RequestContext, mkPartPin: string, slot?: string): Promise<{ token: string; slot: string }> {
+  async remakeDeviceManagerVerify(
+    ctx: RequestContext,
+    mkPartPin: string,
+    slot?: string,
+  ): Promise<{ token: string; slot: string }> {
     this.#require('READY');
-    return this.#step(ctx, { type: 'remake', content: 'ReMake Dev-Manager;verify MK-Part-PIN' }, async (commit, who) => {
-      const verifiers = await this.store.listMkPartPins();
-      const candidates = slot ? verifiers.filter((v) => v.slot === asSlot(slot)) : verifiers;
-      const matches: string[] = [];
-      for (const v of candidates) if (await checkPinVerifier(String(mkPartPin).toUpperCase(), v.verifier)) matches.push(v.slot);
-      if (matches.length === 0) {
-        throw new CofferError('ERR_MK_PART_PIN_WRONG', 'The MK-Part-PIN matches no Device Manager card.', { field: 'mkPartPin' });
-      }
-      if (matches.length > 1) {
-        throw new CofferError('ERR_BAD_REQUEST', `The MK-Part-PIN matches ${matches.join(' and ')}; choose the slot to remake.`, {
-          field: 'slot',
-        });
-      }
-      const found = matches[0]!;
-      who(`admin${found}`);
-      await commit(undefined, `slot=${found}`);
-      return { token: this.#tokens.issue({ kind: 'remake-device-manager', account: `admin${found}`, slot: found, cardId: '', share: null }, this.#ttl()), slot: found };
-    });
+    return this.#step(
+      ctx,
+      { type: 'remake', content: 'ReMake Dev-Manager;verify MK-Part-PIN' },
+      async (commit, who) => {
+        const verifiers = await this.store.listMkPartPins();
+        const candidates = slot ? verifiers.filter((v) => v.slot === asSlot(slot)) : verifiers;
+        const matches: string[] = [];
+        for (const v of candidates)
+          if (await checkPinVerifier(String(mkPartPin).toUpperCase(), v.verifier)) matches.push(v.slot);
+        if (matches.length === 0) {
+          throw new CofferError('ERR_MK_PART_PIN_WRONG', 'The MK-Part-PIN matches no Device Manager card.', {
+            field: 'mkPartPin',
+          });
+        }
+        if (matches.length > 1) {
+          throw new CofferError(
+            'ERR_BAD_REQUEST',
+            `The MK-Part-PIN matches ${matches.join(' and ')}; choose the slot to remake.`,
+            {
+              field: 'slot',
+            },
+          );
+        }
+        const found = matches[0]!;
+        who(`admin${found}`);
+        await commit(undefined, `slot=${found}`);
+        return {
+          token: this.#tokens.issue(
+            { kind: 'remake-device-manager', account: `admin${found}`, slot: found, cardId: '', share: null },
+            this.#ttl(),
+          ),
+          slot: found,
+        };
+      },
+    );
   }
 
   /** ReMake Dev-Manager(A) - new card: carries the slot's share; the old card stops working. */
-  async remakeDeviceManagerCard(ctx: RequestContext, token: string, pin: string, confirm: string): Promise<CardFile> {
+  async remakeDeviceManagerCard(
+    ctx: RequestContext,
+    token: string,
+    pin: string,
+    confirm: string,
+  ): Promise<CardFile> {
     const { keyring } = this.#require('READY');
-    return this.#step(ctx, { type: 'remake', content: 'ReMake Dev-Manager;new card' }, async (commit, who) => {
-      const hold = this.#tokens.peek(token, 'remake-device-manager');
-      who(hold.account);
-      checkCardPin(pin, confirm);
-      const shareRecord = (await this.store.listShares()).find((s) => s.slot === hold.slot);
-      if (!shareRecord) throw new CofferError('ERR_INTEGRITY', `The share of ${hold.slot} is missing from the store.`);
-      const share = openRecord(keyring.kek, shareRecord.sealed, { table: 'shares', id: hold.slot, version: 1 });
-      try {
-        const file = await this.#replaceCard(keyring, hold.slot, 'device-manager', pin, share, commit);
-        this.#tokens.end(token);
-        return file;
-      } finally {
-        share.fill(0);
-      }
-    });
+    return this.#step(
+      ctx,
+      { type: 'remake', content: 'ReMake Dev-Manager;new card' },
+      async (commit, who) => {
+        const hold = this.#tokens.peek(token, 'remake-device-manager');
+        who(hold.account);
+        checkCardPin(pin, confirm);
+        const shareRecord = (await this.store.listShares()).find((s) => s.slot === hold.slot);
+        if (!shareRecord)
+          throw new CofferError('ERR_INTEGRITY', `The share of ${hold.slot} is missing from the store.`);
+        const share = openRecord(keyring.kek, shareRecord.sealed, {
+          table: 'shares',
+          id: hold.slot,
+          version: 1,
+        });
+        try {
+          const file = await this.#replaceCard(keyring, hold.slot, 'device-manager', pin, share, commit);
+          this.#tokens.end(token);
+          return file;
+        } finally {
+          share.fill(0);
+        }
+      },
+    );
   }
 
   /** ReMake Safe-Manager(C) / Audit-Manager(D). System Manager cards cannot be remade (manual §3.3). */
-  async remakeManagerCard(ctx: RequestContext, role: CardRole, pin: string, confirm: string): Promise<CardFile> {
+  async remakeManagerCard(
+    ctx: RequestContext,
+    role: CardRole,
+    pin: string,
+    confirm: string,
+  ): Promise<CardFile> {
     const { keyring } = this.#require('READY');
     return this.#step(ctx, { type: 'remake', content: `ReMake ${role}` }, async (commit, who) => {
       if (role === 'system-manager') {
-        throw new CofferError('ERR_REMAKE_SYSTEM_MANAGER', 'System Manager authentication card cannot be remade.');
+        throw new CofferError(
+          'ERR_REMAKE_SYSTEM_MANAGER',
+          'System Manager authentication card cannot be remade.',
+        );
       }
       if (role === 'device-manager') {
-        throw new CofferError('ERR_BAD_REQUEST', 'A Device Manager card is remade after its MK-Part-PIN is verified.');
+        throw new CofferError(
+          'ERR_BAD_REQUEST',
+          'A Device Manager card is remade after its MK-Part-PIN is verified.',
+        );
       }
       const slot = role === 'safe-manager' ? 'C1' : 'D1';
       who(`admin${slot}`);
@@ -691,7 +922,9 @@ export class Device {
       createdAt: now,
     });
     await this.store.transaction(async (tx) => {
-      const previous = old ? [old] : (await tx.listCards()).filter((c) => c.slot === slot && c.status === 'active');
+      const previous = old
+        ? [old]
+        : (await tx.listCards()).filter((c) => c.slot === slot && c.status === 'active');
       for (const c of previous) {
         await tx.putCard(sealCardRecord(keyring, { ...c, status: 'replaced', replacedAt: now }));
       }
@@ -716,14 +949,33 @@ export class Device {
   }
 
   /** Modify Card-PIN: the card is re-sealed under a new key pair, so the old file stops working. */
-  async modifyPin(ctx: RequestContext, card: unknown, oldPin: string, newPin: string, confirm: string): Promise<CardFile> {
+  async modifyPin(
+    ctx: RequestContext,
+    card: unknown,
+    oldPin: string,
+    newPin: string,
+    confirm: string,
+  ): Promise<CardFile> {
     const { keyring } = this.#require('READY');
     return this.#step(ctx, { type: 'update', content: 'Modify Card-PIN' }, async (commit, who) => {
       checkCardPin(newPin, confirm);
-      const p = await this.#present(card, oldPin, ['device-manager', 'system-manager', 'safe-manager', 'audit-manager'], keyring);
+      const p = await this.#present(
+        card,
+        oldPin,
+        ['device-manager', 'system-manager', 'safe-manager', 'audit-manager'],
+        keyring,
+      );
       who(p.record.account);
       try {
-        return await this.#replaceCard(keyring, p.record.slot, p.record.role, newPin, p.share, commit, p.record);
+        return await this.#replaceCard(
+          keyring,
+          p.record.slot,
+          p.record.role,
+          newPin,
+          p.share,
+          commit,
+          p.record,
+        );
       } finally {
         p.share?.fill(0);
       }
@@ -740,7 +992,18 @@ export class Device {
       p.share?.fill(0);
       who(p.record.account);
       await commit(undefined, `slot=${p.record.slot}`);
-      return { token: this.#tokens.issue({ kind: 'start-service', account: p.record.account, slot: p.record.slot, cardId: p.record.cardId, share: null }, this.#ttl()) };
+      return {
+        token: this.#tokens.issue(
+          {
+            kind: 'start-service',
+            account: p.record.account,
+            slot: p.record.slot,
+            cardId: p.record.cardId,
+            share: null,
+          },
+          this.#ttl(),
+        ),
+      };
     });
   }
 
@@ -759,7 +1022,10 @@ export class Device {
           this.#bound.set(l.network, port);
           started.push(l);
         }
-        const record = { ...network, macs: { mNet0: macFor(network.mNet0.ip, host), aNet1: macFor(network.aNet1.ip, host) } };
+        const record = {
+          ...network,
+          macs: { mNet0: macFor(network.mNet0.ip, host), aNet1: macFor(network.aNet1.ip, host) },
+        };
         await this.store.transaction(async (tx) => {
           await tx.putSetting('network', JSON.stringify(record));
           await commit(tx, describeNetwork(network));
@@ -808,7 +1074,18 @@ export class Device {
       const p = await this.#present(card, pin, ['system-manager'], keyring);
       who(p.record.account);
       await commit(undefined, `slot=${p.record.slot}`);
-      return { token: this.#tokens.issue({ kind: 'settings', account: p.record.account, slot: p.record.slot, cardId: p.record.cardId, share: null }, SETTINGS_TTL_MS) };
+      return {
+        token: this.#tokens.issue(
+          {
+            kind: 'settings',
+            account: p.record.account,
+            slot: p.record.slot,
+            cardId: p.record.cardId,
+            share: null,
+          },
+          SETTINGS_TTL_MS,
+        ),
+      };
     });
   }
 
@@ -827,41 +1104,63 @@ export class Device {
   /** Tool IP White list: the addresses allowed to reach the management port. */
   async listToolWhitelist(token: string): Promise<{ ip: string; addedAt: string; addedBy: string }[]> {
     this.#settings(token);
-    return (await this.store.listToolWhitelist()).map(({ ip, addedAt, addedBy }) => ({ ip, addedAt, addedBy }));
+    return (await this.store.listToolWhitelist()).map(({ ip, addedAt, addedBy }) => ({
+      ip,
+      addedAt,
+      addedBy,
+    }));
   }
 
   async addToolWhitelist(ctx: RequestContext, token: string, ip: string): Promise<void> {
     const { account, keyring } = this.#settings(token);
-    await this.#step(ctx, { type: 'add', content: `Tool IP white list;add ${String(ip)}`, account }, async (commit) => {
-      const address = checkIp(ip);
-      const base = { ip: address, addedAt: this.clock.now().toISOString(), addedBy: account };
-      await this.store.transaction(async (tx) => {
-        if ((await tx.listToolWhitelist()).some((w) => w.ip === address)) {
-          throw new CofferError('ERR_CONFLICT', `${address} is already on the tool white list.`, { field: 'ip' });
-        }
-        await tx.addToolWhitelist({ ...base, mac: macFields(keyring.integrity, 'tool_whitelist', whitelistMacFields(base)) });
-        await commit(tx);
-      });
-    });
+    await this.#step(
+      ctx,
+      { type: 'add', content: `Tool IP white list;add ${String(ip)}`, account },
+      async (commit) => {
+        const address = checkIp(ip);
+        const base = { ip: address, addedAt: this.clock.now().toISOString(), addedBy: account };
+        await this.store.transaction(async (tx) => {
+          if ((await tx.listToolWhitelist()).some((w) => w.ip === address)) {
+            throw new CofferError('ERR_CONFLICT', `${address} is already on the tool white list.`, {
+              field: 'ip',
+            });
+          }
+          await tx.addToolWhitelist({
+            ...base,
+            mac: macFields(keyring.integrity, 'tool_whitelist', whitelistMacFields(base)),
+          });
+          await commit(tx);
+        });
+      },
+    );
   }
 
   async deleteToolWhitelist(ctx: RequestContext, token: string, ips: string[]): Promise<number> {
     const { account } = this.#settings(token);
     const list = Array.isArray(ips) ? ips : [];
-    return this.#step(ctx, { type: 'delete', content: `Tool IP white list;delete ${list.join(',')}`, account }, async (commit) => {
-      if (list.length === 0) throw new CofferError('ERR_BAD_REQUEST', 'Select one or more IP addresses to delete.', { field: 'ips' });
-      const addresses = list.map(checkIp);
-      return this.store.transaction(async (tx) => {
-        const present = new Set((await tx.listToolWhitelist()).map((w) => w.ip));
-        const missing = addresses.filter((a) => !present.has(a));
-        if (missing.length > 0) {
-          throw new CofferError('ERR_NOT_FOUND', `Not on the tool white list: ${missing.join(', ')}.`, { field: 'ips' });
-        }
-        const removed = await tx.deleteToolWhitelist(addresses);
-        await commit(tx);
-        return removed;
-      });
-    });
+    return this.#step(
+      ctx,
+      { type: 'delete', content: `Tool IP white list;delete ${list.join(',')}`, account },
+      async (commit) => {
+        if (list.length === 0)
+          throw new CofferError('ERR_BAD_REQUEST', 'Select one or more IP addresses to delete.', {
+            field: 'ips',
+          });
+        const addresses = list.map(checkIp);
+        return this.store.transaction(async (tx) => {
+          const present = new Set((await tx.listToolWhitelist()).map((w) => w.ip));
+          const missing = addresses.filter((a) => !present.has(a));
+          if (missing.length > 0) {
+            throw new CofferError('ERR_NOT_FOUND', `Not on the tool white list: ${missing.join(', ')}.`, {
+              field: 'ips',
+            });
+          }
+          const removed = await tx.deleteToolWhitelist(addresses);
+          await commit(tx);
+          return removed;
+        });
+      },
+    );
   }
 
   /** Whether a management client may connect (checked by the management listener). */
@@ -942,7 +1241,11 @@ function describe(error: unknown): string {
 function asSlot(slot: string): DeviceManagerSlot {
   const s = String(slot).toUpperCase();
   if (!(DEVICE_MANAGER_SLOTS as readonly string[]).includes(s)) {
-    throw new CofferError('ERR_BAD_REQUEST', `'${String(slot)}' is not a Device Manager slot (A1, A2 or A3).`, { field: 'slot' });
+    throw new CofferError(
+      'ERR_BAD_REQUEST',
+      `'${String(slot)}' is not a Device Manager slot (A1, A2 or A3).`,
+      { field: 'slot' },
+    );
   }
   return s as DeviceManagerSlot;
 }
@@ -950,12 +1253,18 @@ function asSlot(slot: string): DeviceManagerSlot {
 /** @throws ERR_TIME_FORMAT */
 export function parseTime(time: string): Date {
   const text = String(time ?? '').trim();
-  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text);
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
+    text,
+  );
   const when = m ? new Date(m[7] ? text.replace(' ', 'T') : `${text.replace(' ', 'T')}Z`) : null;
   if (!when || Number.isNaN(when.getTime()) || when.getUTCFullYear() < 2000 || when.getUTCFullYear() > 2199) {
-    throw new CofferError('ERR_TIME_FORMAT', `'${text}' is not a date and time like 2026-12-04 15:30:00 (UTC unless a zone is given).`, {
-      field: 'time',
-    });
+    throw new CofferError(
+      'ERR_TIME_FORMAT',
+      `'${text}' is not a date and time like 2026-12-04 15:30:00 (UTC unless a zone is given).`,
+      {
+        field: 'time',
+      },
+    );
   }
   return when;
 }
@@ -967,7 +1276,9 @@ function normaliseIp(ip: string): string {
 function checkIp(ip: string): string {
   const address = normaliseIp(String(ip ?? '').trim());
   if (!isIpv4(address)) {
-    throw new CofferError('ERR_IP_FORMAT', `'${String(ip)}' is not an IPv4 address like 192.168.25.81.`, { field: 'ip' });
+    throw new CofferError('ERR_IP_FORMAT', `'${String(ip)}' is not an IPv4 address like 192.168.25.81.`, {
+      field: 'ip',
+    });
   }
   return address;
 }

@@ -63,7 +63,10 @@ export interface InitResult {
 export class InitCeremony {
   #timeSet = false;
   readonly #dm = new Map<DeviceManagerSlot, DeviceManagerProgress>(
-    DEVICE_MANAGER_SLOTS.map((slot) => [slot, { card: null, mkPart: null, mkPartPinVerifier: null, written: false }]),
+    DEVICE_MANAGER_SLOTS.map((slot) => [
+      slot,
+      { card: null, mkPart: null, mkPartPinVerifier: null, written: false },
+    ]),
   );
   #mk: Buffer | null = null;
   #shares: [Buffer, Buffer, Buffer] | null = null;
@@ -108,16 +111,28 @@ export class InitCeremony {
     const steps = Array.isArray(step) ? step : [step];
     const next = this.nextStep();
     if (!steps.includes(next)) {
-      throw new CofferError('ERR_CEREMONY_ORDER', `${what} is not the next step of initialisation; the next step is ${next}.`, {
-        next,
-      });
+      throw new CofferError(
+        'ERR_CEREMONY_ORDER',
+        `${what} is not the next step of initialisation; the next step is ${next}.`,
+        {
+          next,
+        },
+      );
     }
   }
 
   /** Init Dev-Manager(Ax) - Set Card-PIN: a new A card (no share yet; the Write step adds it). */
-  async makeDeviceManagerCard(slot: DeviceManagerSlot, pin: string, confirm: string, now: Date): Promise<CardFile> {
+  async makeDeviceManagerCard(
+    slot: DeviceManagerSlot,
+    pin: string,
+    confirm: string,
+    now: Date,
+  ): Promise<CardFile> {
     const p = this.#dm.get(slot);
-    if (!p) throw new CofferError('ERR_BAD_REQUEST', `There is no Device Manager slot ${String(slot)}.`, { field: 'slot' });
+    if (!p)
+      throw new CofferError('ERR_BAD_REQUEST', `There is no Device Manager slot ${String(slot)}.`, {
+        field: 'slot',
+      });
     // A card may be made again for the slot being worked on (a lost file before Write), never ahead.
     if (!(p.card && !p.mkPart) && this.nextStep() !== `card-${slot}`) {
       this.#expect(`card-${slot}`, `Making card ${slot}`);
@@ -162,7 +177,10 @@ export class InitCeremony {
   }
 
   /** Write: an A card presented again with its PIN gets its master-key share. Returns the new file. */
-  async writeDeviceManagerCard(raw: unknown, pin: string): Promise<{ slot: DeviceManagerSlot; file: CardFile }> {
+  async writeDeviceManagerCard(
+    raw: unknown,
+    pin: string,
+  ): Promise<{ slot: DeviceManagerSlot; file: CardFile }> {
     this.#expect(['write', 'managers', 'finish'], 'Writing a Device Manager card');
     const file = parseCardFile(raw);
     if (file.deviceId !== this.deviceId) {
@@ -170,11 +188,17 @@ export class InitCeremony {
     }
     const slot = DEVICE_MANAGER_SLOTS.find((s) => this.#dm.get(s)!.card?.cardId === file.cardId);
     if (!slot) {
-      throw new CofferError('ERR_CARD_UNKNOWN', 'This is not one of the Device Manager cards made in this initialisation.');
+      throw new CofferError(
+        'ERR_CARD_UNKNOWN',
+        'This is not one of the Device Manager cards made in this initialisation.',
+      );
     }
     const p = this.#dm.get(slot)!;
     if (!p.card!.publicKey.equals(Buffer.from(file.publicKey, 'base64'))) {
-      throw new CofferError('ERR_CARD_FORGED', 'This card does not match the card the device made for this slot.');
+      throw new CofferError(
+        'ERR_CARD_FORGED',
+        'This card does not match the card the device made for this slot.',
+      );
     }
     const { privateKey } = await unsealCard(file, pin, { minIterations: this.minIterations });
     const share = this.#shares![DEVICE_MANAGER_SLOTS.indexOf(slot)]!;
@@ -227,14 +251,21 @@ export class InitCeremony {
   /** Hands over what must be committed. @throws ERR_INIT_INCOMPLETE naming what is missing. */
   result(): InitResult {
     if (!this.isComplete()) {
-      throw new CofferError('ERR_INIT_INCOMPLETE', `Initialisation is not finished; the next step is ${this.nextStep()}.`, {
-        next: this.nextStep(),
-      });
+      throw new CofferError(
+        'ERR_INIT_INCOMPLETE',
+        `Initialisation is not finished; the next step is ${this.nextStep()}.`,
+        {
+          next: this.nextStep(),
+        },
+      );
     }
     return {
       mk: this.#mk!,
       shares: this.#shares!,
-      mkPartPinVerifiers: DEVICE_MANAGER_SLOTS.map((slot) => ({ slot, verifier: this.#dm.get(slot)!.mkPartPinVerifier! })),
+      mkPartPinVerifiers: DEVICE_MANAGER_SLOTS.map((slot) => ({
+        slot,
+        verifier: this.#dm.get(slot)!.mkPartPinVerifier!,
+      })),
       cards: [...DEVICE_MANAGER_SLOTS.map((s) => this.#dm.get(s)!.card!), ...this.#managers],
     };
   }
@@ -260,7 +291,6 @@ function cardFromFile(file: CardFile, factor: string | null): CeremonyCard {
     createdAt: file.createdAt,
   };
 }
-
 
 /**
  * The Sys-Manager screen's Factor: the System Manager's working-key factor, 8 to 32 hex digits from

@@ -60,14 +60,18 @@ function refuse(field: string, message: string): never {
  * address of this host (the device cannot serve on an address it does not have).
  * @throws ERR_NETWORK_SETTINGS naming the field (`mNet0.ip`, `aNet1.port`, …) and why.
  */
-export function validateNetworkSettings(input: NetworkSettings, host: readonly HostAddress[]): NetworkSettings {
+export function validateNetworkSettings(
+  input: NetworkSettings,
+  host: readonly HostAddress[],
+): NetworkSettings {
   const out = {} as NetworkSettings;
   for (const name of NETWORKS) {
     const net = input[name];
     const label = name === 'mNet0' ? 'M-Net0' : 'A-Net1';
     if (!net || typeof net !== 'object') refuse(name, `The ${label} settings are missing.`);
     const ip = String(net.ip ?? '').trim();
-    if (!isIpv4(ip)) refuse(`${name}.ip`, `${label} IP address '${ip}' is not an IPv4 address like 192.168.25.224.`);
+    if (!isIpv4(ip))
+      refuse(`${name}.ip`, `${label} IP address '${ip}' is not an IPv4 address like 192.168.25.224.`);
     if (!host.some((h) => h.address === ip)) {
       refuse(`${name}.ip`, `${label} IP address ${ip} is not an address of this device.`);
     }
@@ -76,15 +80,20 @@ export function validateNetworkSettings(input: NetworkSettings, host: readonly H
       refuse(`${name}.port`, `${label} port must be a whole number from 1 to 65535 (0 picks a free port).`);
     }
     const mask = String(net.mask ?? '').trim();
-    if (!isNetmask(mask)) refuse(`${name}.mask`, `${label} subnet mask '${mask}' is not a valid mask like 255.255.255.0.`);
+    if (!isNetmask(mask))
+      refuse(`${name}.mask`, `${label} subnet mask '${mask}' is not a valid mask like 255.255.255.0.`);
     const gatewayText = net.gateway === null || net.gateway === undefined ? '' : String(net.gateway).trim();
     let gateway: string | null = null;
     if (gatewayText !== '') {
       const gw = ipv4ToInt(gatewayText);
-      if (gw === null) refuse(`${name}.gateway`, `${label} default gateway '${gatewayText}' is not an IPv4 address.`);
+      if (gw === null)
+        refuse(`${name}.gateway`, `${label} default gateway '${gatewayText}' is not an IPv4 address.`);
       const maskInt = ipv4ToInt(mask)!;
-      if (((gw & maskInt) >>> 0) !== ((ipv4ToInt(ip)! & maskInt) >>> 0)) {
-        refuse(`${name}.gateway`, `${label} default gateway ${gatewayText} is not in the subnet of ${ip}/${mask}.`);
+      if ((gw & maskInt) >>> 0 !== (ipv4ToInt(ip)! & maskInt) >>> 0) {
+        refuse(
+          `${name}.gateway`,
+          `${label} default gateway ${gatewayText} is not in the subnet of ${ip}/${mask}.`,
+        );
       }
       gateway = gatewayText;
     }

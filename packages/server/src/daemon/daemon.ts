@@ -5,10 +5,10 @@ import {
   CARD_KDF_ITERATIONS,
   Device,
   type DeviceInfoConfig,
-  type SelfTestCheck,
-  type ServiceListener,
   knownAnswerTests,
   rngHealthTest,
+  type SelfTestCheck,
+  type ServiceListener,
 } from '@coffer/core';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -92,7 +92,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   if (weak) log.warn({}, 'COFFER_INSECURE_TEST_KDF=1: cards use a weak PBKDF2 count; for tests only');
   const selfTests: SelfTestCheck[] = [
     { name: 'program integrity', fault: 'SOFTWARE_TAMPERED', run: () => checkProgramIntegrity(programRoot) },
-    ...knownAnswerTests().map((t) => ({ name: `known-answer test ${t.name}`, fault: 'ARITHMETIC_CHIP_REPLACED' as const, run: t.run })),
+    ...knownAnswerTests().map((t) => ({
+      name: `known-answer test ${t.name}`,
+      fault: 'ARITHMETIC_CHIP_REPLACED' as const,
+      run: t.run,
+    })),
     { name: 'random generator health', fault: 'ARITHMETIC_CHIP_REPLACED', run: rngHealthTest().run },
     ...(options.extraSelfTests ?? []),
   ];
@@ -120,7 +124,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   log.info({ panelUrl, state: device.state }, 'front panel listening');
   // run.json lets `coffer status --data DIR` and `coffer panel --data DIR` find this device.
   const runFile = join(dataDir, 'run.json');
-  writeFileSync(runFile, `${JSON.stringify({ pid: process.pid, panel: panelUrl }, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(runFile, `${JSON.stringify({ pid: process.pid, panel: panelUrl }, null, 2)}\n`, {
+    mode: 0o600,
+  });
 
   return {
     device,

@@ -13,12 +13,17 @@ const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
  * The device's own certificate authority, made at initialisation: it issues the management and
  * service TLS certificates and the operators' licence certificates. P-256, valid 20 years.
  */
-export async function makeDeviceCa(now: Date, deviceId: string): Promise<{ certPem: string; keyPkcs8: Buffer }> {
+export async function makeDeviceCa(
+  now: Date,
+  deviceId: string,
+): Promise<{ certPem: string; keyPkcs8: Buffer }> {
   const keys = await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
   const notAfter = new Date(now);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + 20);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     name: `CN=Coffer device CA ${deviceId}, O=Coffer`,
     notBefore: now,
     notAfter,

@@ -6,7 +6,8 @@ export function hostAddresses(): HostAddress[] {
   const out: HostAddress[] = [];
   for (const [name, addrs] of Object.entries(networkInterfaces())) {
     for (const a of addrs ?? []) {
-      if (a.family === 'IPv4') out.push({ interfaceName: name, address: a.address, mac: a.mac, netmask: a.netmask });
+      if (a.family === 'IPv4')
+        out.push({ interfaceName: name, address: a.address, mac: a.mac, netmask: a.netmask });
     }
   }
   return out;

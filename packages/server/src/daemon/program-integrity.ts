@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
-const WORKSPACES = ['packages/protocol', 'packages/core', 'packages/server', 'packages/sdk', 'packages/cli', 'packages/web'];
+const WORKSPACES = [
+  'packages/protocol',
+  'packages/core',
+  'packages/server',
+  'packages/sdk',
+  'packages/cli',
+  'packages/web',
+];
 
 interface Manifest {
   format: 'coffer-manifest';
@@ -26,7 +33,8 @@ async function listProgramFiles(root: string): Promise<string[]> {
         () => false,
       );
       if (entries) await walk(path);
-      else if (/\.(js|json|html|css|svg)$/.test(name) && !name.endsWith('.test.js')) out.push(relative(root, path));
+      else if (/\.(js|json|html|css|svg)$/.test(name) && !name.endsWith('.test.js'))
+        out.push(relative(root, path));
     }
   }
   for (const ws of WORKSPACES) {
@@ -58,9 +66,11 @@ export async function checkProgramIntegrity(root: string): Promise<void> {
     } catch {
       throw new Error(`${file} is missing`);
     }
-    if (createHash('sha256').update(bytes).digest('hex') !== digest) throw new Error(`${file} has been modified`);
+    if (createHash('sha256').update(bytes).digest('hex') !== digest)
+      throw new Error(`${file} has been modified`);
   }
   for (const file of await listProgramFiles(root)) {
-    if (!(file in manifest.files) && !file.endsWith('package.json')) throw new Error(`${file} is not part of the program`);
+    if (!(file in manifest.files) && !file.endsWith('package.json'))
+      throw new Error(`${file} is not part of the program`);
   }
 }

@@ -43,6 +43,14 @@ export const REDACTED_PATHS = [
 export function openRunningLog(dataDir: string, level = 'info'): Logger {
   const dir = join(dataDir, 'logs');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const destination = pino.destination({ dest: join(dir, 'running.log'), mkdir: true, sync: true, mode: 0o600 });
-  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[secret]' }, base: { svc: 'coffer' } }, destination);
+  const destination = pino.destination({
+    dest: join(dir, 'running.log'),
+    mkdir: true,
+    sync: true,
+    mode: 0o600,
+  });
+  return pino(
+    { level, redact: { paths: REDACTED_PATHS, censor: '[secret]' }, base: { svc: 'coffer' } },
+    destination,
+  );
 }

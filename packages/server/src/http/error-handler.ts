@@ -18,16 +18,28 @@ function body(code: ErrorCode, message: string, details: Record<string, unknown>
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isCofferError(error)) {
-      return reply.status(HTTP_STATUS[error.code]).send(body(error.code, error.message, { ...error.details }));
+      return reply
+        .status(HTTP_STATUS[error.code])
+        .send(body(error.code, error.message, { ...error.details }));
     }
     if (error.validation) {
       const first = error.validation[0];
       const where = first?.instancePath ? first.instancePath.replace(/^\//, '').replaceAll('/', '.') : '';
-      const field = where || (first?.params as { missingProperty?: string; additionalProperty?: string } | undefined)?.missingProperty ||
-        (first?.params as { additionalProperty?: string } | undefined)?.additionalProperty || '';
-      return reply.status(400).send(
-        body('ERR_BAD_REQUEST', `The request is not valid: ${field ? `${field} ` : ''}${first?.message ?? 'malformed'}.`, field ? { field } : {}),
-      );
+      const field =
+        where ||
+        (first?.params as { missingProperty?: string; additionalProperty?: string } | undefined)
+          ?.missingProperty ||
+        (first?.params as { additionalProperty?: string } | undefined)?.additionalProperty ||
+        '';
+      return reply
+        .status(400)
+        .send(
+          body(
+            'ERR_BAD_REQUEST',
+            `The request is not valid: ${field ? `${field} ` : ''}${first?.message ?? 'malformed'}.`,
+            field ? { field } : {},
+          ),
+        );
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       const message =
@@ -44,6 +56,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.status(500).send(body('ERR_INTERNAL', 'The device failed to complete this request.'));
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send(body('ERR_NOT_FOUND', `There is no ${request.method} ${request.url.split('?')[0]}.`));
+    reply
+      .status(404)
+      .send(body('ERR_NOT_FOUND', `There is no ${request.method} ${request.url.split('?')[0]}.`));
   });
 }

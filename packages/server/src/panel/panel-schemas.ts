@@ -55,9 +55,20 @@ const Networks = Type.Union([Type.Object({ mNet0: NetworkStatus, aNet1: NetworkS
 export const Status = Type.Object({
   state: Type.String(),
   words: Type.String(),
-  indicators: Type.Object({ power: Type.Boolean(), error: Type.Boolean(), waiting: Type.Boolean(), working: Type.Boolean() }),
+  indicators: Type.Object({
+    power: Type.Boolean(),
+    error: Type.Boolean(),
+    waiting: Type.Boolean(),
+    working: Type.Boolean(),
+  }),
   fault: Type.Union([
-    Type.Object({ code: Type.String(), reason: Type.String(), buzzer: Type.String(), detail: Type.String(), at: Type.String() }),
+    Type.Object({
+      code: Type.String(),
+      reason: Type.String(),
+      buzzer: Type.String(),
+      detail: Type.String(),
+      at: Type.String(),
+    }),
     Type.Null(),
   ]),
   time: Type.String(),
@@ -67,7 +78,12 @@ export const Status = Type.Object({
     Type.Object({
       timeSet: Type.Boolean(),
       deviceManagers: Type.Array(
-        Type.Object({ slot: Type.String(), cardMade: Type.Boolean(), mkPartSet: Type.Boolean(), written: Type.Boolean() }),
+        Type.Object({
+          slot: Type.String(),
+          cardMade: Type.Boolean(),
+          mkPartSet: Type.Boolean(),
+          written: Type.Boolean(),
+        }),
       ),
       systemManagers: Type.Array(Type.String()),
       safeManager: Type.Boolean(),
@@ -113,7 +129,10 @@ export const Bodies = {
   modifyPin: Type.Object({ card: CardInput, oldPin: Pin, newPin: Pin, newPinConfirm: Pin }, closed),
   startService: Type.Object({ token: Token, mNet0: NetworkPort, aNet1: NetworkPort }, closed),
   ip: Type.Object({ ip: Type.String({ maxLength: 64 }) }, closed),
-  ips: Type.Object({ ips: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 256 }) }, closed),
+  ips: Type.Object(
+    { ips: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 256 }) },
+    closed,
+  ),
   token: Type.Object({ token: Token }, closed),
   empty: Type.Object({}, closed),
 };
