@@ -6,6 +6,7 @@ export * from './device/card-registry.js';
 export * from './device/ceremony-tokens.js';
 export * from './device/clock.js';
 export * from './device/device.js';
+export * from './policy/management-policy.js';
 export * from './device/faults.js';
 export * from './device/init-ceremony.js';
 export * from './device/network.js';

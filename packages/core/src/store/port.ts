@@ -130,7 +130,8 @@ export interface StoreTx {
 
   /**
    * Deletes the whole key domain: domain row, cards, shares, MK-part PIN verifiers, tool whitelist,
-   * settings. Keeps `meta` (device identity, schema) and the audit log.
+   * settings, operators, licences, service whitelist, keys and bindings. Keeps `meta` (device
+   * identity, schema) and the audit log.
    */
   wipeDomain(): Promise<void>;
 }
@@ -144,4 +145,136 @@ export interface Store extends StoreTx {
   /** Physically erases freed space (after `wipeDomain`): nothing of the old domain stays in the files. */
   compact(): Promise<void>;
   close(): Promise<void>;
+}
+
+// ───────────────────────────── management issue: operators, licences, service whitelist ─────────────────────────────
+
+/** An operator: an application that uses the crypto service (manual §4.4.1.1). `mac` covers every field. */
+export interface OperatorRecord {
+  name: string; // account name, unique
+  description: string;
+  creator: string; // adminB1…
+  createdAt: string;
+  mac: string;
+}
+
+export type LicenceStatus = 'current' | 'superseded' | 'revoked';
+
+/**
+ * One licence file issued to an operator. Downloading a new licence supersedes the current one (the
+ * operator is re-keyed); deleting the operator revokes it. `mac` covers every field but none is secret:
+ * the private key is sealed in the licence file under its PIN and never stored by the device.
+ */
+export interface LicenceRecord {
+  serial: string; // certificate serial, hex
+  operator: string;
+  certFingerprint: string; // SHA-256 of the client certificate DER, hex
+  maxConnections: number;
+  issuedAt: string;
+  issuedBy: string;
+  status: LicenceStatus;
+  mac: string;
+}
+
+/** One (IP, operator) pair of the service whitelist (manual §4.4.1.2). */
+export interface ServiceWhitelistRecord {
+  ip: string;
+  operator: string;
+  addedAt: string;
+  addedBy: string;
+  mac: string;
+}
+
+// ───────────────────────────── management issue: keys and bindings ─────────────────────────────
+
+export type KeyClass = 'symmetric' | 'asymmetric';
+export type KeyStatus = 'normal' | 'discard' | 'invalid';
+export type KeyUsage = 'encrypt' | 'decrypt' | 'sign' | 'verify' | 'mac' | 'wrap' | 'unwrap' | 'derive';
+
+/**
+ * A key kept by the device (manual §4.4.2). Key material is `sealed` (AES-256-GCM under the KEK with
+ * the place `{ table: 'keys', id: String(index), version }` as associated data); `mac` covers every
+ * other field, so an edited status, usage or validity is detected.
+ */
+export interface KeyRecord {
+  index: number; // one sequence for all keys, ≥ 1
+  type: string; // AES-256, SM4, HMAC-SHA256, 3DES, RSA-2048, EC-P256, SM2, Ed25519…
+  keyClass: KeyClass;
+  creator: string;
+  status: KeyStatus;
+  /** Why an invalid key is invalid: it expired, or the Safe Manager invalidated it. */
+  invalidReason: 'expired' | 'manual' | null;
+  validityDays: number;
+  description: string;
+  createdAt: string;
+  expiresAt: string;
+  usage: KeyUsage[];
+  checkValue: string | null; // symmetric keys
+  publicKey: string | null; // asymmetric keys: SPKI PEM
+  sealed: Buffer;
+  version: number; // bumps when the sealed material is re-sealed
+  mac: string;
+}
+
+export interface KeyQuery {
+  from?: string; // creation time, inclusive
+  to?: string;
+  keyClass?: KeyClass;
+  status?: KeyStatus;
+  indexes?: number[];
+  limit?: number; // default 100
+  offset?: number;
+  order?: 'asc' | 'desc'; // by index, default desc (newest first, as the manual's tables)
+}
+
+/** An operator allowed to use a key (manual §4.4.2.1, bind/unbind). */
+export interface KeyBindingRecord {
+  keyIndex: number;
+  operator: string;
+  boundAt: string;
+  boundBy: string;
+  mac: string;
+}
+
+/** Storage for the management issue's records; `StoreTx` includes it. */
+export interface ManagementStoreTx {
+  listOperators(query: { limit?: number; offset?: number }): Promise<OperatorRecord[]>;
+  countOperators(): Promise<number>;
+  getOperator(name: string): Promise<OperatorRecord | null>;
+  /** Throws ERR_CONFLICT when the name exists. */
+  insertOperator(record: OperatorRecord): Promise<void>;
+  /** Removes the operator only (callers remove its whitelist pairs and bindings, revoke licences). */
+  deleteOperator(name: string): Promise<boolean>;
+
+  listLicences(operator: string): Promise<LicenceRecord[]>;
+  getLicence(serial: string): Promise<LicenceRecord | null>;
+  /** Inserts or replaces by serial. */
+  putLicence(record: LicenceRecord): Promise<void>;
+
+  listServiceWhitelist(query?: { ip?: string; operator?: string }): Promise<ServiceWhitelistRecord[]>;
+  /** Throws ERR_CONFLICT when the pair exists. */
+  addServiceWhitelist(record: ServiceWhitelistRecord): Promise<void>;
+  /** Removes the pairs of `ip` (only with `operator` when given); returns how many. */
+  deleteServiceWhitelist(ip: string, operator?: string): Promise<number>;
+  deleteServiceWhitelistForOperator(operator: string): Promise<number>;
+
+  /** The next free index (max + 1, at least 1). */
+  nextKeyIndex(): Promise<number>;
+  getKey(index: number): Promise<KeyRecord | null>;
+  /** Throws ERR_CONFLICT when the index is in use. */
+  insertKey(record: KeyRecord): Promise<void>;
+  /** Replaces an existing key by index; throws ERR_NOT_FOUND when absent. */
+  updateKey(record: KeyRecord): Promise<void>;
+  deleteKey(index: number): Promise<boolean>;
+  listKeys(query: KeyQuery): Promise<KeyRecord[]>;
+  countKeys(query: Omit<KeyQuery, 'limit' | 'offset' | 'order'>): Promise<number>;
+  /** Normal or discarded keys whose `expiresAt` is at or before `now` (for the expiry sweep). */
+  listExpiredKeys(now: string): Promise<KeyRecord[]>;
+
+  listBindings(query: { keyIndex?: number; operator?: string }): Promise<KeyBindingRecord[]>;
+  /** Throws ERR_CONFLICT when the pair exists. */
+  addBinding(record: KeyBindingRecord): Promise<void>;
+  deleteBinding(keyIndex: number, operator: string): Promise<boolean>;
+  deleteBindingsForKey(keyIndex: number): Promise<number>;
+  deleteBindingsForOperator(operator: string): Promise<number>;
 }
