@@ -21,8 +21,15 @@ describe('a store edited behind the device’s back is detected, not obeyed', ()
     let { daemon, api } = await startTestDevice(data);
     const init = await initialiseDevice(api, data);
     const boot = async (x: string, y: string) => {
-      const first = await api.post<{ token: string }>('/api/auth2boot/first', { card: card(init.card(x).file), pin: init.card(x).pin });
-      return api.post<{ state: string }>('/api/auth2boot/second', { token: first.token, card: card(init.card(y).file), pin: init.card(y).pin });
+      const first = await api.post<{ token: string }>('/api/auth2boot/first', {
+        card: card(init.card(x).file),
+        pin: init.card(x).pin,
+      });
+      return api.post<{ state: string }>('/api/auth2boot/second', {
+        token: first.token,
+        card: card(init.card(y).file),
+        pin: init.card(y).pin,
+      });
     };
     await boot('A1', 'A2');
     const oldC1 = card(init.card('C1').file);
@@ -31,7 +38,9 @@ describe('a store edited behind the device’s back is detected, not obeyed', ()
 
     // Someone with the database file marks the old C1 card active again.
     const db = new Database(join(data, 'coffer.sqlite'));
-    const changed = db.prepare("UPDATE cards SET status = 'active', replaced_at = NULL WHERE card_id = ?").run(oldC1.cardId);
+    const changed = db
+      .prepare("UPDATE cards SET status = 'active', replaced_at = NULL WHERE card_id = ?")
+      .run(oldC1.cardId);
     db.close();
     assert.equal(changed.changes, 1);
 
@@ -58,11 +67,28 @@ describe('a store edited behind the device’s back is detected, not obeyed', ()
     db.close();
     ({ daemon, api } = await startTestDevice(data));
     try {
-      const first = await api.post<{ token: string }>('/api/auth2boot/first', { card: card(init.card('A1').file), pin: init.card('A1').pin });
-      await api.post('/api/auth2boot/second', { token: first.token, card: card(init.card('A3').file), pin: init.card('A3').pin });
+      const first = await api.post<{ token: string }>('/api/auth2boot/first', {
+        card: card(init.card('A1').file),
+        pin: init.card('A1').pin,
+      });
+      await api.post('/api/auth2boot/second', {
+        token: first.token,
+        card: card(init.card('A3').file),
+        pin: init.card('A3').pin,
+      });
       const a2 = init.card('A2');
-      const v = await api.post<{ token: string }>('/api/remake/device-manager/verify', { mkPartPin: a2.mkPartPin, slot: 'A2' });
-      await refusal(api.post('/api/remake/device-manager/card', { token: v.token, pin: 'ABCD1234', pinConfirm: 'ABCD1234' }), 'ERR_DECRYPT');
+      const v = await api.post<{ token: string }>('/api/remake/device-manager/verify', {
+        mkPartPin: a2.mkPartPin,
+        slot: 'A2',
+      });
+      await refusal(
+        api.post('/api/remake/device-manager/card', {
+          token: v.token,
+          pin: 'ABCD1234',
+          pinConfirm: 'ABCD1234',
+        }),
+        'ERR_DECRYPT',
+      );
     } finally {
       await daemon.close();
     }
