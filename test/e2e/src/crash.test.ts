@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type DevJson, PanelClient } from '@coffer/cli';
@@ -77,6 +77,14 @@ describe('nothing acknowledged is lost when the device process is killed', () =>
       const verify = await runCli(['audit', 'verify', '--data', data, '--json']);
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);
       assert.equal(JSON.parse(verify.stdout).ok, true);
+
+      // Power → ShutDown from the terminal ends the device process cleanly.
+      const pinFile = join(tmp.dir, 'b1.pin');
+      writeFileSync(pinFile, b1.pin, { mode: 0o600 });
+      const exited = new Promise<number | null>((done) => restarted.child.once('exit', (code) => done(code)));
+      const shutdown = await runCli(['panel', '--panel', restarted.match[1]!, 'shutdown', '--card', b1.file, '--pin-file', pinFile]);
+      assert.equal(shutdown.code, 0, shutdown.stderr);
+      assert.equal(await exited, 0);
     } finally {
       await stopChild(restarted.child);
     }
