@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { isCofferError } from '@coffer/core';
 import { Command } from 'commander';
+import { registerAdmin } from './commands/admin.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDev } from './commands/dev.js';
 import { registerPanel } from './commands/panel.js';
@@ -21,6 +22,7 @@ registerDev(program);
 registerStatus(program, print);
 registerPanel(program, print);
 registerAudit(program, print);
+registerAdmin(program, print);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (isCofferError(error)) {

@@ -59,6 +59,7 @@ export const ERROR_CODES = [
   'ERR_NOT_WHITELISTED',
   'ERR_LOGIN_THROTTLED',
   'ERR_OPERATOR_NAME',
+  'ERR_LICENCE_FORMAT',
   // keys
   'ERR_KEY_TYPE',
   'ERR_KEY_USAGE',
@@ -68,6 +69,10 @@ export const ERROR_CODES = [
   'ERR_IMPORT_FORMAT',
   'ERR_BACKUP_FORMAT',
   'ERR_BACKUP_DOMAIN',
+  // crypto service: the algorithm, its inputs, a ciphertext that does not open
+  'ERR_ALGORITHM',
+  'ERR_CRYPTO_INPUT',
+  'ERR_CIPHERTEXT',
   // anything else
   'ERR_INTERNAL',
 ] as const;

@@ -5,14 +5,66 @@ export {
   PROGRAM_ROOT,
   startDaemon,
 } from './daemon/daemon.js';
-export { makeDeviceCa } from './daemon/device-ca.js';
+export {
+  type DeviceCaMaterial,
+  type IssuedCertificate,
+  type IssueOptions,
+  issueClientCertificate,
+  issueServerCertificate,
+  loadDeviceCa,
+  makeDeviceCa,
+} from './daemon/device-ca.js';
 export { type DeviceIdentity, loadOrCreateIdentity } from './daemon/device-identity.js';
 export { hostAddresses } from './daemon/host-network.js';
 export { checkProgramIntegrity } from './daemon/program-integrity.js';
-export { openRunningLog, REDACTED_PATHS } from './daemon/running-log.js';
+export { openRunningLog, openRunningLogFiles, REDACTED_PATHS } from './daemon/running-log.js';
+export {
+  checkRunningLogSettings,
+  DEFAULT_RUNNING_LOG_SETTINGS,
+  parseRunningLogSettings,
+  RUNNING_LOG_LEVELS,
+  type RunningLogFile,
+  RunningLogFiles,
+  type RunningLogLevel,
+  type RunningLogSettings,
+} from './daemon/running-log-files.js';
 export { installErrorHandling } from './http/error-handler.js';
 export { HTTP_STATUS } from './http/error-status.js';
+export { registerAuditManagerRoutes } from './management/audit-manager-routes.js';
+export type {
+  ManagementAuditEntry,
+  ManagementContext,
+  ManagementSlice,
+  ManagerSession,
+} from './management/context.js';
+export {
+  type JobError,
+  type JobOutcome,
+  JobRegistry,
+  type JobStatus,
+  type JobView,
+} from './management/jobs.js';
+export {
+  buildManagementApp,
+  clientIp,
+  defaultManagementSlices,
+  MANAGEMENT_API_DOC_HEADER,
+  MANAGEMENT_BODY_LIMIT,
+  MANAGEMENT_FILE_BODY_LIMIT,
+  type ManagementAppOptions,
+  renderManagementOpenApi,
+} from './management/management-app.js';
+export {
+  ManagementListener,
+  type ManagementListenerOptions,
+} from './management/management-listener.js';
+export {
+  KEY_EXPIRY_SWEEP_MS,
+  registerSafeManagerRoutes,
+  runKeyExpirySweep,
+} from './management/safe-manager-routes.js';
 export { buildPanelApp, type PanelAppOptions } from './panel/panel-app.js';
+export { type PanelFileDirs, servePanelFiles } from './panel/panel-files.js';
 export {
   migrateSqlite,
   readSqliteSchemaState,

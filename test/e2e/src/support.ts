@@ -28,9 +28,16 @@ export interface Initialised {
   card(slot: string): DevCard;
 }
 
-/** The whole initialisation ceremony with generated secrets (what `coffer dev` does). */
-export async function initialiseDevice(api: PanelClient, cardsDir: string): Promise<Initialised> {
-  const { cards, mkParts } = await initialise(api, cardsDir);
+/**
+ * The whole initialisation ceremony with generated secrets (what `coffer dev` does); with
+ * `options.mkParts`, these three MK components instead of random ones (the same key domain).
+ */
+export async function initialiseDevice(
+  api: PanelClient,
+  cardsDir: string,
+  options: { mkParts?: readonly string[] } = {},
+): Promise<Initialised> {
+  const { cards, mkParts } = await initialise(api, cardsDir, options);
   return { cards, mkParts, card: (slot) => cards.find((c) => c.slot === slot)! };
 }
 

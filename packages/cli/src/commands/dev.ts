@@ -6,6 +6,8 @@ import { startDaemon } from '@coffer/server';
 import type { Command } from 'commander';
 import { readCard, writeCard } from '../locate.js';
 import { PanelClient } from '../panel-client.js';
+import { createDevKeys } from './dev-keys.js';
+import { createDevOperator } from './dev-operator.js';
 import { closeOnSignals } from './start.js';
 
 /** One card of the dev device as dev.json lists it. */
@@ -22,7 +24,10 @@ export interface DevJson {
   warning: string;
   dataDir: string;
   panel: string;
+  /** The management service's real bound URL (https://127.0.0.1:PORT/). */
   management: string | null;
+  /** The device CA certificate file (PEM) that `coffer admin --ca` pins. */
+  ca: string | null;
   service: { host: string; port: number } | null;
   cards: DevCard[];
   mkParts: { slot: string; mkPart: string }[];
@@ -47,10 +52,15 @@ interface NewCardReply {
   card: unknown;
 }
 
-/** Performs the whole initialisation of manual §3.1.1 with generated secrets; returns the cards. */
+/**
+ * Performs the whole initialisation of manual §3.1.1 with generated secrets; returns the cards.
+ * `options.mkParts` gives the three MK components (32 hex each, A1–A3) instead of random ones: two
+ * devices initialised with the same components share a key domain (backups restore across them).
+ */
 export async function initialise(
   api: PanelClient,
   cardsDir: string,
+  options: { mkParts?: readonly string[] } = {},
 ): Promise<{ cards: DevCard[]; mkParts: { slot: string; mkPart: string }[] }> {
   const cards: DevCard[] = [];
   const mkParts: { slot: string; mkPart: string }[] = [];
@@ -69,7 +79,7 @@ export async function initialise(
       'device-manager',
       pin,
     );
-    const mkPart = randomBytes(16).toString('hex').toUpperCase();
+    const mkPart = options.mkParts?.[mkParts.length] ?? randomBytes(16).toString('hex').toUpperCase();
     const mkPartPin = randomPin();
     await api.post('/api/init/device-manager/mk-part', {
       slot,
@@ -172,17 +182,41 @@ export function registerDev(program: Command): void {
       state = status.state;
       const m = status.network?.mNet0;
       const a = status.network?.aNet1;
+      // The demo operator with its licence (DIR/demo.license) and 127.0.0.1 whitelisted for it.
+      const management = daemon.management;
+      const operator =
+        management?.url && management.caCertPem
+          ? await createDevOperator({
+              url: management.url,
+              caPem: management.caCertPem,
+              card: b1,
+              dataDir,
+              devFile,
+              pin: randomPin(),
+            })
+          : null;
+      // The demo keys (AES-256, RSA-2048, EC-P256, SM2, Ed25519) bound to the demo operator.
+      const keys =
+        operator && management?.url && management.caCertPem
+          ? await createDevKeys({
+              url: management.url,
+              caPem: management.caCertPem,
+              card: card('C1'),
+              operator: operator.name,
+              devFile,
+            })
+          : [];
       const dev: DevJson = {
         warning: WARNING,
         dataDir,
         panel: daemon.panelUrl,
-        // Listeners report their bound ports; until a listener is installed these are the settings.
-        management: m ? `https://${m.ip}:${m.boundPort ?? m.port}/` : null,
+        management: daemon.management?.url ?? (m ? `https://${m.ip}:${m.boundPort ?? m.port}/` : null),
+        ca: daemon.management?.url ? daemon.caFile : null,
         service: a ? { host: a.ip, port: a.boundPort ?? a.port } : null,
         cards,
         mkParts,
-        operator: null,
-        keys: [],
+        operator,
+        keys,
       };
       writeFileSync(devFile, `${JSON.stringify(dev, null, 2)}\n`, { mode: 0o600 });
       const bar = '!'.repeat(78);
@@ -196,7 +230,10 @@ export function registerDev(program: Command): void {
           `front panel: ${daemon.panelUrl}`,
           `state:       ${state}`,
           `management:  ${dev.management ?? '-'}`,
+          `device CA:   ${dev.ca ?? '-'}`,
           `service:     ${dev.service ? `${dev.service.host}:${dev.service.port}` : '-'}`,
+          `operator:    ${dev.operator ? `${dev.operator.name} (licence ${dev.operator.license}, PIN in dev.json)` : '-'}`,
+          `demo keys:   ${dev.keys.map((k) => `${k.index} ${k.type}`).join(', ') || '-'}`,
           `dev.json:    ${devFile}`,
           '',
         ].join('\n'),

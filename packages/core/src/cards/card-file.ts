@@ -1,11 +1,8 @@
 import {
-  createCipheriv,
-  createDecipheriv,
   createPrivateKey,
   createPublicKey,
   generateKeyPair,
   type KeyObject,
-  pbkdf2,
   randomBytes,
   randomUUID,
   sign,
@@ -14,7 +11,8 @@ import {
 import { promisify } from 'node:util';
 import { CofferError } from '../errors.js';
 import type { CardRole } from '../store/port.js';
-import { checkCardPin, normalisePin } from './pin-rules.js';
+import { checkCardPin } from './pin-rules.js';
+import { openWithPin, sealWithPin } from './pin-sealing.js';
 
 /**
  * A manager's card (DESIGN §4): a JSON file the manager keeps, holding a P-256 key pair and, on A
@@ -89,7 +87,6 @@ const VERSION = 1;
 const SALT_BYTES = 16;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-const AES_KEY_BYTES = 32;
 /** An uncompressed P-256 SPKI is always 91 bytes (WebCrypto cannot import compressed points). */
 const P256_SPKI_BYTES = 91;
 const MAX_CIPHERTEXT_BYTES = 4096;
@@ -126,7 +123,6 @@ const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const generateKeyPairAsync = promisify(generateKeyPair);
-const pbkdf2Async = promisify(pbkdf2);
 
 /** The role a slot belongs to, or `null` for a slot that does not exist. */
 export function roleOfSlot(slot: string): CardRole | null {
@@ -301,24 +297,7 @@ export async function unsealCard(
       { iterations, minIterations: opts.minIterations },
     );
   }
-  const key = await deriveCardKey(pin, Buffer.from(file.sealed.salt, 'base64'), iterations);
-  let plaintext: Buffer;
-  try {
-    const sealed = Buffer.from(file.sealed.ciphertext, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(file.sealed.iv, 'base64'), {
-      authTagLength: TAG_BYTES,
-    });
-    decipher.setAAD(associatedData(file));
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    plaintext = Buffer.concat([
-      decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)),
-      decipher.final(),
-    ]);
-  } catch {
-    throw new CofferError('ERR_PIN_WRONG', 'The card PIN is wrong.');
-  } finally {
-    key.fill(0);
-  }
+  const plaintext = await openWithPin(file.sealed, pin, associatedData(file), 'The card PIN is wrong.');
   try {
     return readContents(file, plaintext);
   } finally {
@@ -378,8 +357,6 @@ async function seal(
   pin: string,
   iterations: number,
 ): Promise<SealedPart> {
-  const salt = randomBytes(SALT_BYTES);
-  const iv = randomBytes(IV_BYTES);
   const der = contents.privateKey.export({ format: 'der', type: 'pkcs8' });
   const plaintext = Buffer.from(
     JSON.stringify({
@@ -388,33 +365,12 @@ async function seal(
     }),
     'utf8',
   );
-  const key = await deriveCardKey(pin, salt, iterations);
   try {
-    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(associatedData(header));
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-    return {
-      kdf: 'PBKDF2-SHA256',
-      iterations,
-      salt: salt.toString('base64'),
-      cipher: 'AES-256-GCM',
-      iv: iv.toString('base64'),
-      ciphertext: body.toString('base64'),
-    };
+    return await sealWithPin(plaintext, pin, associatedData(header), iterations);
   } finally {
     // Best effort: the JSON and base64 strings above stay in the heap until collected.
-    key.fill(0);
     der.fill(0);
     plaintext.fill(0);
-  }
-}
-
-async function deriveCardKey(pin: string, salt: Buffer, iterations: number): Promise<Buffer> {
-  const pinBytes = Buffer.from(normalisePin(pin), 'utf8');
-  try {
-    return await pbkdf2Async(pinBytes, salt, iterations, AES_KEY_BYTES, 'sha256');
-  } finally {
-    pinBytes.fill(0);
   }
 }
 

@@ -23,6 +23,22 @@ export function checkCardPin(pin: string, confirm?: string): void {
 }
 
 /**
+ * Checks a licence PIN (chosen by the System Manager when downloading a licence file); same rules as
+ * a card PIN, since the same people type it on the same kinds of keypads.
+ *
+ * @throws CofferError ERR_PIN_RULE (`details.field = 'pin'`) with a sentence saying which rule failed.
+ * @throws CofferError ERR_PIN_MISMATCH (`details.field = 'pinConfirm'`) when `confirm` is given and differs.
+ */
+export function checkLicencePin(pin: string, confirm?: string): void {
+  checkPin(pin, confirm, {
+    label: 'The licence PIN',
+    plural: 'licence PINs',
+    field: 'pin',
+    confirmField: 'pinConfirm',
+  });
+}
+
+/**
  * Checks an MK-part PIN (the component key protection password); same rules as a card PIN.
  *
  * @throws CofferError ERR_PIN_RULE (`details.field = 'mkPartPin'`) with a sentence saying which rule failed.

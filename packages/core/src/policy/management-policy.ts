@@ -12,6 +12,7 @@ export const MANAGEMENT_ACTIONS = [
   'session.logout',
   'session.whoami',
   'device.info',
+  'jobs.read',
   // System Manager (§4.4.1)
   'operators.list',
   'operators.read',
@@ -68,6 +69,7 @@ const AUDIT: readonly ManagerRole[] = ['audit-manager'];
  * | action                         | System | Safe | Audit |
  * |--------------------------------|:------:|:----:|:-----:|
  * | session.*, device.info         |   ✔    |  ✔   |   ✔   |
+ * | jobs.read (own jobs only)      |   ✔    |  ✔   |   ✔   |
  * | operators.*, licences.*        |   ✔    |      |       |
  * | whitelist.* (service)          |   ✔    |      |       |
  * | operators.names (for binding)  |        |  ✔   |       |
@@ -82,6 +84,7 @@ export const MANAGEMENT_POLICY: Readonly<Record<ManagementAction, readonly Manag
   'session.logout': ALL,
   'session.whoami': ALL,
   'device.info': ALL,
+  'jobs.read': ALL,
   'operators.list': SYS,
   'operators.read': SYS,
   'operators.add': SYS,

@@ -94,7 +94,7 @@ export interface AuditQuery {
 export type SettingKey = 'clockOffsetMs' | 'network' | 'runningLog';
 
 /** Everything that can be read and written, inside or outside a transaction. */
-export interface StoreTx {
+export interface StoreTx extends ManagementStoreTx {
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
 

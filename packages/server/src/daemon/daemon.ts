@@ -10,15 +10,19 @@ import {
   type SelfTestCheck,
   type ServiceListener,
 } from '@coffer/core';
+import { panelFileDirs } from '@coffer/web';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { ManagementListener, type ManagementListenerOptions } from '../management/management-listener.js';
 import { buildPanelApp } from '../panel/panel-app.js';
+import { servePanelFiles } from '../panel/panel-files.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import { makeDeviceCa } from './device-ca.js';
 import { loadOrCreateIdentity } from './device-identity.js';
 import { hostAddresses } from './host-network.js';
 import { checkProgramIntegrity } from './program-integrity.js';
-import { openRunningLog } from './running-log.js';
+import { openRunningLogFiles } from './running-log.js';
+import { parseRunningLogSettings, type RunningLogFiles } from './running-log-files.js';
 
 /** The installed program's root (where manifest.json lies): three levels above this file's dist/. */
 export const PROGRAM_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -32,8 +36,14 @@ export interface DaemonOptions {
   programRoot?: string;
   /** Extra self-tests, appended after the built-in ones (tests inject failing ones). */
   extraSelfTests?: SelfTestCheck[];
+  /** Listeners started with the service after the management listener (the crypto service). */
   listeners?: ServiceListener[];
-  /** Static files of the browser front panel, when installed. */
+  /**
+   * The management service on M-Net0 (started with the service): its options, or `false` for a
+   * device without it. On by default.
+   */
+  management?: Omit<ManagementListenerOptions, 'log' | 'runningLog' | 'onListening' | 'onStopped'> | false;
+  /** Routes added to the front panel; by default the browser panel's files (`@coffer/web`) at `/`. Pass [] for none. */
   panelPlugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   onShutdown?: () => void;
 }
@@ -43,6 +53,12 @@ export interface Daemon {
   panel: FastifyInstance;
   panelUrl: string;
   log: Logger;
+  /** The running log's files and parameters (rotation, retention, level). */
+  runningLog: RunningLogFiles;
+  /** The management listener (null when disabled); its `url` is set while the service runs. */
+  management: ManagementListener | null;
+  /** Where the device CA certificate is written once the management service has started (DIR/ca.pem). */
+  caFile: string;
   close(): Promise<void>;
 }
 
@@ -86,7 +102,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
   const programRoot = options.programRoot ?? PROGRAM_ROOT;
-  const log = openRunningLog(dataDir);
+  const { log, files: runningLog } = openRunningLogFiles(dataDir);
   const identity = loadOrCreateIdentity(dataDir);
   const weak = insecureTestKdf();
   if (weak) log.warn({}, 'COFFER_INSECURE_TEST_KDF=1: cards use a weak PBKDF2 count; for tests only');
@@ -100,6 +116,32 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     { name: 'random generator health', fault: 'ARITHMETIC_CHIP_REPLACED', run: rngHealthTest().run },
     ...(options.extraSelfTests ?? []),
   ];
+  const runFile = join(dataDir, 'run.json');
+  const caFile = join(dataDir, 'ca.pem');
+  const run: { pid: number; panel: string; management?: string; ca?: string } = {
+    pid: process.pid,
+    panel: '',
+  };
+  const writeRun = () => writeFileSync(runFile, `${JSON.stringify(run, null, 2)}\n`, { mode: 0o600 });
+  const management =
+    options.management === false
+      ? null
+      : new ManagementListener({
+          ...options.management,
+          log,
+          runningLog,
+          onListening: ({ url, caCertPem }) => {
+            // The CA certificate is public: clients pin it (`coffer admin --ca DIR/ca.pem`).
+            writeFileSync(caFile, caCertPem, { mode: 0o644 });
+            run.management = url;
+            run.ca = caFile;
+            if (run.panel) writeRun();
+          },
+          onStopped: () => {
+            delete run.management;
+            if (run.panel) writeRun();
+          },
+        });
   const device = new Device({
     deviceId: identity.deviceId,
     openStore: () => openSqliteStore(join(dataDir, 'coffer.sqlite')),
@@ -110,12 +152,24 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     minCardKdfIterations: weak ? 1_000 : CARD_KDF_ITERATIONS,
     log,
     makeCa: makeDeviceCa,
-    listeners: options.listeners ?? [],
+    listeners: [...(management ? [management] : []), ...(options.listeners ?? [])],
     onShutdown: options.onShutdown,
   });
+  runningLog.useClock(() => device.clock.now());
   await device.start();
+  if (device.state !== 'FAULT') {
+    try {
+      runningLog.apply(parseRunningLogSettings(await device.store.getSetting('runningLog')));
+    } catch (error) {
+      log.error({ err: String(error) }, 'running log parameters could not be read; defaults apply');
+    }
+  }
+  runningLog.startSweeping();
 
-  const panel = await buildPanelApp({ device, plugins: options.panelPlugins ?? [] });
+  const panel = await buildPanelApp({
+    device,
+    plugins: options.panelPlugins ?? [servePanelFiles(panelFileDirs())],
+  });
   const host = options.panelHost ?? '127.0.0.1';
   await panel.listen({ host, port: options.panelPort ?? 7010 });
   const address = panel.server.address();
@@ -123,21 +177,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const panelUrl = `http://${host}:${port}/`;
   log.info({ panelUrl, state: device.state }, 'front panel listening');
   // run.json lets `coffer status --data DIR` and `coffer panel --data DIR` find this device.
-  const runFile = join(dataDir, 'run.json');
-  writeFileSync(runFile, `${JSON.stringify({ pid: process.pid, panel: panelUrl }, null, 2)}\n`, {
-    mode: 0o600,
-  });
+  run.panel = panelUrl;
+  writeRun();
 
   return {
     device,
     panel,
     panelUrl,
     log,
+    runningLog,
+    management,
+    caFile,
     async close() {
       await panel.close();
       await device.close();
       rmSync(runFile, { force: true });
-      log.flush();
+      runningLog.close();
     },
   };
 }

@@ -56,6 +56,19 @@ export async function buildPanelApp(opts: PanelAppOptions): Promise<FastifyInsta
         },
       });
     }
+    // A page of another site may send "simple" POSTs here (no body, or text/plain) without a CORS
+    // preflight, e.g. /api/init/cancel. Browsers name the page's origin: only the panel's own page
+    // (same host and port) is answered. Clients that are not browsers send no Origin.
+    const origin = request.headers.origin;
+    if (origin !== undefined && origin !== `http://${request.headers.host}`) {
+      return reply.status(403).send({
+        error: {
+          code: 'ERR_BAD_REQUEST',
+          message: 'The front panel only answers its own page (the Origin is another site).',
+          details: {},
+        },
+      });
+    }
   });
 
   const ctx = (request: FastifyRequest): RequestContext => ({ source: 'panel', clientIp: request.ip });

@@ -98,6 +98,76 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     `,
   },
+  {
+    version: 2,
+    name: 'operators, licences, service whitelist, keys and bindings',
+    // Foreign keys without cascades: the port leaves removing an operator's pairs and bindings to the
+    // caller, so a caller that forgets is refused (ERR_CONFLICT) instead of silently tidied up after.
+    // Licences name their operator without a foreign key: a deleted operator's licences stay, revoked,
+    // so that the service can still tell a revoked certificate from an unknown one.
+    up: `
+      CREATE TABLE operators (
+        name TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        creator TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        mac TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE licences (
+        serial TEXT PRIMARY KEY,
+        operator TEXT NOT NULL,
+        cert_fingerprint TEXT NOT NULL UNIQUE,
+        max_connections INTEGER NOT NULL CHECK (max_connections >= 1),
+        issued_at TEXT NOT NULL,
+        issued_by TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('current', 'superseded', 'revoked')),
+        mac TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX licences_operator ON licences (operator, issued_at);
+
+      CREATE TABLE service_whitelist (
+        ip TEXT NOT NULL,
+        operator TEXT NOT NULL REFERENCES operators (name),
+        added_at TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        mac TEXT NOT NULL,
+        PRIMARY KEY (ip, operator)
+      ) STRICT;
+      CREATE INDEX service_whitelist_operator ON service_whitelist (operator);
+
+      CREATE TABLE keys (
+        key_index INTEGER PRIMARY KEY CHECK (key_index >= 1),
+        type TEXT NOT NULL,
+        key_class TEXT NOT NULL CHECK (key_class IN ('symmetric', 'asymmetric')),
+        creator TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('normal', 'discard', 'invalid')),
+        invalid_reason TEXT CHECK (invalid_reason IN ('expired', 'manual')),
+        validity_days INTEGER NOT NULL,
+        description TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        usage TEXT NOT NULL CHECK (json_valid(usage) AND json_type(usage) = 'array'),
+        check_value TEXT,
+        public_key TEXT,
+        sealed BLOB NOT NULL,
+        version INTEGER NOT NULL,
+        mac TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX keys_created_at ON keys (created_at);
+      CREATE INDEX keys_expiry ON keys (status, expires_at);
+
+      CREATE TABLE key_bindings (
+        key_index INTEGER NOT NULL REFERENCES keys (key_index),
+        operator TEXT NOT NULL REFERENCES operators (name),
+        bound_at TEXT NOT NULL,
+        bound_by TEXT NOT NULL,
+        mac TEXT NOT NULL,
+        PRIMARY KEY (key_index, operator)
+      ) STRICT;
+      CREATE INDEX key_bindings_operator ON key_bindings (operator);
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

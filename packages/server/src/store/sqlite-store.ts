@@ -10,7 +10,13 @@ import type {
   AuditQuery,
   CardRecord,
   DomainRecord,
+  KeyBindingRecord,
+  KeyQuery,
+  KeyRecord,
+  LicenceRecord,
   MkPartPinRecord,
+  OperatorRecord,
+  ServiceWhitelistRecord,
   SettingKey,
   ShareRecord,
   Store,
@@ -19,6 +25,11 @@ import type {
 } from '@coffer/core';
 import { CofferError, isCofferError } from '@coffer/core';
 import Database from 'better-sqlite3';
+import {
+  MANAGEMENT_TABLES,
+  prepareManagementStatements,
+  SqliteManagementOperations,
+} from './sqlite-management-store.js';
 import {
   migrateSqlite,
   readSqliteSchemaState,
@@ -277,12 +288,20 @@ const AUDIT_COLUMNS =
 
 /** Every fixed statement, prepared once per connection. */
 function prepareStatements(db: Database.Database) {
-  // Domain tables only: meta (device identity, schema) and the audit log stay.
-  const wipeTables = ['domain', 'cards', 'shares', 'mk_part_pins', 'tool_whitelist', 'settings'].map(
-    (table) => db.prepare(`DELETE FROM ${table}`),
-  );
+  // Domain tables only: meta (device identity, schema) and the audit log stay. The management
+  // tables go first, children before the operators and keys they name.
+  const wipeTables = [
+    ...MANAGEMENT_TABLES,
+    'domain',
+    'cards',
+    'shares',
+    'mk_part_pins',
+    'tool_whitelist',
+    'settings',
+  ].map((table) => db.prepare(`DELETE FROM ${table}`));
   const deleteToolWhitelistIp = db.prepare<[string]>('DELETE FROM tool_whitelist WHERE ip = ?');
   return {
+    management: prepareManagementStatements(db),
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare<[string, string]>(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -394,12 +413,19 @@ function auditFilter(query: Omit<AuditQuery, 'limit' | 'offset' | 'order'>): {
  * mutex, and a transaction hands out an instance whose `assertUsable` fails once it has ended.
  */
 class SqliteOperations implements StoreTx {
+  private readonly management: SqliteManagementOperations;
+
   constructor(
     private readonly db: Database.Database,
     private readonly sql: Statements,
     private readonly dynamic: Map<string, Database.Statement>,
     private readonly assertUsable: () => void,
-  ) {}
+  ) {
+    this.management = new SqliteManagementOperations(sql.management, {
+      run: (operation, body, conflictCodes) => this.run(operation, body, conflictCodes),
+      cached: (text) => this.cached(text),
+    });
+  }
 
   private run<T>(operation: string, body: () => T, conflictCodes: readonly string[] = KEY_CONFLICTS): T {
     this.assertUsable();
@@ -599,6 +625,83 @@ class SqliteOperations implements StoreTx {
 
   async wipeDomain(): Promise<void> {
     this.run('wipe the key domain', () => this.sql.wipeDomain.immediate());
+  }
+
+  // Operators, licences, service whitelist, keys and bindings: see sqlite-management-store.ts.
+  listOperators(query: { limit?: number; offset?: number }): Promise<OperatorRecord[]> {
+    return this.management.listOperators(query);
+  }
+  countOperators(): Promise<number> {
+    return this.management.countOperators();
+  }
+  getOperator(name: string): Promise<OperatorRecord | null> {
+    return this.management.getOperator(name);
+  }
+  insertOperator(record: OperatorRecord): Promise<void> {
+    return this.management.insertOperator(record);
+  }
+  deleteOperator(name: string): Promise<boolean> {
+    return this.management.deleteOperator(name);
+  }
+  listLicences(operator: string): Promise<LicenceRecord[]> {
+    return this.management.listLicences(operator);
+  }
+  getLicence(serial: string): Promise<LicenceRecord | null> {
+    return this.management.getLicence(serial);
+  }
+  putLicence(record: LicenceRecord): Promise<void> {
+    return this.management.putLicence(record);
+  }
+  listServiceWhitelist(query?: { ip?: string; operator?: string }): Promise<ServiceWhitelistRecord[]> {
+    return this.management.listServiceWhitelist(query);
+  }
+  addServiceWhitelist(record: ServiceWhitelistRecord): Promise<void> {
+    return this.management.addServiceWhitelist(record);
+  }
+  deleteServiceWhitelist(ip: string, operator?: string): Promise<number> {
+    return this.management.deleteServiceWhitelist(ip, operator);
+  }
+  deleteServiceWhitelistForOperator(operator: string): Promise<number> {
+    return this.management.deleteServiceWhitelistForOperator(operator);
+  }
+  nextKeyIndex(): Promise<number> {
+    return this.management.nextKeyIndex();
+  }
+  getKey(index: number): Promise<KeyRecord | null> {
+    return this.management.getKey(index);
+  }
+  insertKey(record: KeyRecord): Promise<void> {
+    return this.management.insertKey(record);
+  }
+  updateKey(record: KeyRecord): Promise<void> {
+    return this.management.updateKey(record);
+  }
+  deleteKey(index: number): Promise<boolean> {
+    return this.management.deleteKey(index);
+  }
+  listKeys(query: KeyQuery): Promise<KeyRecord[]> {
+    return this.management.listKeys(query);
+  }
+  countKeys(query: Omit<KeyQuery, 'limit' | 'offset' | 'order'>): Promise<number> {
+    return this.management.countKeys(query);
+  }
+  listExpiredKeys(now: string): Promise<KeyRecord[]> {
+    return this.management.listExpiredKeys(now);
+  }
+  listBindings(query: { keyIndex?: number; operator?: string }): Promise<KeyBindingRecord[]> {
+    return this.management.listBindings(query);
+  }
+  addBinding(record: KeyBindingRecord): Promise<void> {
+    return this.management.addBinding(record);
+  }
+  deleteBinding(keyIndex: number, operator: string): Promise<boolean> {
+    return this.management.deleteBinding(keyIndex, operator);
+  }
+  deleteBindingsForKey(keyIndex: number): Promise<number> {
+    return this.management.deleteBindingsForKey(keyIndex);
+  }
+  deleteBindingsForOperator(operator: string): Promise<number> {
+    return this.management.deleteBindingsForOperator(operator);
   }
 }
 
@@ -836,5 +939,80 @@ class SqliteStoreImpl implements SqliteStore {
   }
   wipeDomain(): Promise<void> {
     return this.exclusive(() => this.ops.wipeDomain());
+  }
+  listOperators(query: { limit?: number; offset?: number }): Promise<OperatorRecord[]> {
+    return this.exclusive(() => this.ops.listOperators(query));
+  }
+  countOperators(): Promise<number> {
+    return this.exclusive(() => this.ops.countOperators());
+  }
+  getOperator(name: string): Promise<OperatorRecord | null> {
+    return this.exclusive(() => this.ops.getOperator(name));
+  }
+  insertOperator(record: OperatorRecord): Promise<void> {
+    return this.exclusive(() => this.ops.insertOperator(record));
+  }
+  deleteOperator(name: string): Promise<boolean> {
+    return this.exclusive(() => this.ops.deleteOperator(name));
+  }
+  listLicences(operator: string): Promise<LicenceRecord[]> {
+    return this.exclusive(() => this.ops.listLicences(operator));
+  }
+  getLicence(serial: string): Promise<LicenceRecord | null> {
+    return this.exclusive(() => this.ops.getLicence(serial));
+  }
+  putLicence(record: LicenceRecord): Promise<void> {
+    return this.exclusive(() => this.ops.putLicence(record));
+  }
+  listServiceWhitelist(query?: { ip?: string; operator?: string }): Promise<ServiceWhitelistRecord[]> {
+    return this.exclusive(() => this.ops.listServiceWhitelist(query));
+  }
+  addServiceWhitelist(record: ServiceWhitelistRecord): Promise<void> {
+    return this.exclusive(() => this.ops.addServiceWhitelist(record));
+  }
+  deleteServiceWhitelist(ip: string, operator?: string): Promise<number> {
+    return this.exclusive(() => this.ops.deleteServiceWhitelist(ip, operator));
+  }
+  deleteServiceWhitelistForOperator(operator: string): Promise<number> {
+    return this.exclusive(() => this.ops.deleteServiceWhitelistForOperator(operator));
+  }
+  nextKeyIndex(): Promise<number> {
+    return this.exclusive(() => this.ops.nextKeyIndex());
+  }
+  getKey(index: number): Promise<KeyRecord | null> {
+    return this.exclusive(() => this.ops.getKey(index));
+  }
+  insertKey(record: KeyRecord): Promise<void> {
+    return this.exclusive(() => this.ops.insertKey(record));
+  }
+  updateKey(record: KeyRecord): Promise<void> {
+    return this.exclusive(() => this.ops.updateKey(record));
+  }
+  deleteKey(index: number): Promise<boolean> {
+    return this.exclusive(() => this.ops.deleteKey(index));
+  }
+  listKeys(query: KeyQuery): Promise<KeyRecord[]> {
+    return this.exclusive(() => this.ops.listKeys(query));
+  }
+  countKeys(query: Omit<KeyQuery, 'limit' | 'offset' | 'order'>): Promise<number> {
+    return this.exclusive(() => this.ops.countKeys(query));
+  }
+  listExpiredKeys(now: string): Promise<KeyRecord[]> {
+    return this.exclusive(() => this.ops.listExpiredKeys(now));
+  }
+  listBindings(query: { keyIndex?: number; operator?: string }): Promise<KeyBindingRecord[]> {
+    return this.exclusive(() => this.ops.listBindings(query));
+  }
+  addBinding(record: KeyBindingRecord): Promise<void> {
+    return this.exclusive(() => this.ops.addBinding(record));
+  }
+  deleteBinding(keyIndex: number, operator: string): Promise<boolean> {
+    return this.exclusive(() => this.ops.deleteBinding(keyIndex, operator));
+  }
+  deleteBindingsForKey(keyIndex: number): Promise<number> {
+    return this.exclusive(() => this.ops.deleteBindingsForKey(keyIndex));
+  }
+  deleteBindingsForOperator(operator: string): Promise<number> {
+    return this.exclusive(() => this.ops.deleteBindingsForOperator(operator));
   }
 }

@@ -18,6 +18,11 @@ import type {
   AuditSource,
   CardRecord,
   DomainRecord,
+  KeyBindingRecord,
+  KeyRecord,
+  LicenceRecord,
+  OperatorRecord,
+  ServiceWhitelistRecord,
   Store,
   StoreTx,
   ToolWhitelistRecord,
@@ -69,6 +74,65 @@ function makeDomain(overrides: Partial<DomainRecord> = {}): DomainRecord {
   };
 }
 
+function makeOperator(name: string, overrides: Partial<OperatorRecord> = {}): OperatorRecord {
+  return {
+    name,
+    description: `the ${name} application`,
+    creator: 'adminB1',
+    createdAt: '2025-06-01T08:00:00.000Z',
+    mac: '1'.repeat(64),
+    ...overrides,
+  };
+}
+
+function makeLicence(
+  serial: string,
+  operator: string,
+  overrides: Partial<LicenceRecord> = {},
+): LicenceRecord {
+  return {
+    serial,
+    operator,
+    certFingerprint: `${serial}`.padEnd(64, 'f'),
+    maxConnections: 16,
+    issuedAt: '2025-06-01T08:00:00.000Z',
+    issuedBy: 'adminB1',
+    status: 'current',
+    mac: '2'.repeat(64),
+    ...overrides,
+  };
+}
+
+function makePair(ip: string, operator: string): ServiceWhitelistRecord {
+  return { ip, operator, addedAt: '2025-06-01T08:00:00.000Z', addedBy: 'adminB1', mac: '3'.repeat(64) };
+}
+
+function makeKey(index: number, overrides: Partial<KeyRecord> = {}): KeyRecord {
+  return {
+    index,
+    type: 'AES-256',
+    keyClass: 'symmetric',
+    creator: 'adminC1',
+    status: 'normal',
+    invalidReason: null,
+    validityDays: 365,
+    description: `key ${index}`,
+    createdAt: '2025-06-01T08:00:00.000Z',
+    expiresAt: '2026-06-01T08:00:00.000Z',
+    usage: ['encrypt', 'decrypt'],
+    checkValue: 'a1b2c3',
+    publicKey: null,
+    sealed: Buffer.concat([ALL_BYTES, Buffer.from([index & 0xff])]),
+    version: 1,
+    mac: '4'.repeat(64),
+    ...overrides,
+  };
+}
+
+function makeBinding(keyIndex: number, operator: string): KeyBindingRecord {
+  return { keyIndex, operator, boundAt: '2025-06-01T09:00:00.000Z', boundBy: 'adminC1', mac: '5'.repeat(64) };
+}
+
 function makeWhitelistEntry(ip: string): ToolWhitelistRecord {
   return { ip, addedAt: '2025-06-01T08:00:00.000Z', addedBy: 'adminB1', mac: 'e'.repeat(64) };
 }
@@ -116,6 +180,11 @@ async function fillDomain(tx: StoreTx): Promise<void> {
   await tx.putMkPartPin({ slot: 'A1', verifier: 'scrypt$verifier' });
   await tx.addToolWhitelist(makeWhitelistEntry('192.0.2.20'));
   await tx.putSetting('clockOffsetMs', '1500');
+  await tx.insertOperator(makeOperator('payments'));
+  await tx.putLicence(makeLicence('01', 'payments'));
+  await tx.addServiceWhitelist(makePair('192.0.2.30', 'payments'));
+  await tx.insertKey(makeKey(1));
+  await tx.addBinding(makeBinding(1, 'payments'));
 }
 
 /**
@@ -510,8 +579,360 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
       });
     });
 
+    describe('operators', () => {
+      it('round-trips an operator, reads null for an unknown name, and counts', async () => {
+        assert.equal(await store.getOperator('payments'), null);
+        assert.equal(await store.countOperators(), 0);
+        const operator = makeOperator('payments', { description: 'é ✓ 🔐' });
+        await store.insertOperator(operator);
+        assert.deepEqual(await store.getOperator('payments'), operator);
+        assert.equal(await store.getOperator('Payments'), null);
+        assert.equal(await store.countOperators(), 1);
+      });
+
+      it('refuses a name that exists with ERR_CONFLICT and keeps the first', async () => {
+        await store.insertOperator(makeOperator('payments'));
+        await assert.rejects(
+          store.insertOperator(makeOperator('payments', { creator: 'adminB2' })),
+          isCode('ERR_CONFLICT'),
+        );
+        assert.deepEqual(await store.getOperator('payments'), makeOperator('payments'));
+      });
+
+      it('lists by name with limit (default 100) and offset', async () => {
+        const names = Array.from({ length: 105 }, (_, i) => `op-${String(i).padStart(3, '0')}`);
+        await store.transaction(async (tx) => {
+          for (const name of [...names].reverse()) await tx.insertOperator(makeOperator(name));
+        });
+        const all = await store.listOperators({});
+        assert.equal(all.length, 100);
+        assert.deepEqual(
+          all.map((o) => o.name),
+          names.slice(0, 100),
+        );
+        assert.deepEqual(
+          (await store.listOperators({ limit: 3, offset: 102 })).map((o) => o.name),
+          names.slice(102),
+        );
+        assert.deepEqual(await store.listOperators({ limit: 0 }), []);
+        assert.equal(await store.countOperators(), 105);
+        await assert.rejects(store.listOperators({ limit: -1 }), isCode('ERR_BAD_REQUEST'));
+      });
+
+      it('deletes an operator and says whether it was there', async () => {
+        await store.insertOperator(makeOperator('payments'));
+        assert.equal(await store.deleteOperator('payments'), true);
+        assert.equal(await store.deleteOperator('payments'), false);
+        assert.equal(await store.getOperator('payments'), null);
+        await store.insertOperator(makeOperator('payments', { createdAt: '2025-07-01T08:00:00.000Z' }));
+        assert.equal((await store.getOperator('payments'))?.createdAt, '2025-07-01T08:00:00.000Z');
+      });
+
+      it('refuses to delete an operator that still has whitelist pairs or bindings (ERR_CONFLICT)', async () => {
+        await store.insertOperator(makeOperator('payments'));
+        await store.addServiceWhitelist(makePair('192.0.2.30', 'payments'));
+        await assert.rejects(store.deleteOperator('payments'), isCode('ERR_CONFLICT'));
+        await store.deleteServiceWhitelistForOperator('payments');
+        await store.insertKey(makeKey(1));
+        await store.addBinding(makeBinding(1, 'payments'));
+        await assert.rejects(store.deleteOperator('payments'), isCode('ERR_CONFLICT'));
+        await store.deleteBindingsForOperator('payments');
+        assert.equal(await store.deleteOperator('payments'), true);
+      });
+
+      it('deleting an operator keeps its licences (revoked by the caller)', async () => {
+        await store.insertOperator(makeOperator('payments'));
+        await store.putLicence(makeLicence('0a', 'payments'));
+        await store.putLicence(makeLicence('0a', 'payments', { status: 'revoked' }));
+        assert.equal(await store.deleteOperator('payments'), true);
+        assert.deepEqual(await store.listLicences('payments'), [
+          makeLicence('0a', 'payments', { status: 'revoked' }),
+        ]);
+      });
+    });
+
+    describe('licences', () => {
+      it('round-trips a licence, reads null for an unknown serial, and upserts by serial', async () => {
+        await store.insertOperator(makeOperator('payments'));
+        assert.equal(await store.getLicence('0a'), null);
+        const licence = makeLicence('0a', 'payments');
+        await store.putLicence(licence);
+        assert.deepEqual(await store.getLicence('0a'), licence);
+        const superseded = { ...licence, status: 'superseded' as const, mac: '9'.repeat(64) };
+        await store.putLicence(superseded);
+        assert.deepEqual(await store.getLicence('0a'), superseded);
+        assert.equal((await store.listLicences('payments')).length, 1);
+      });
+
+      it("lists one operator's licences oldest first, and nothing for another", async () => {
+        await store.insertOperator(makeOperator('payments'));
+        await store.insertOperator(makeOperator('billing'));
+        await store.putLicence(makeLicence('0c', 'payments', { issuedAt: '2025-06-03T08:00:00.000Z' }));
+        await store.putLicence(makeLicence('0b', 'payments', { issuedAt: '2025-06-02T08:00:00.000Z' }));
+        await store.putLicence(makeLicence('0d', 'billing'));
+        assert.deepEqual(
+          (await store.listLicences('payments')).map((l) => l.serial),
+          ['0b', '0c'],
+        );
+        assert.deepEqual(await store.listLicences('nobody'), []);
+      });
+
+      it('refuses a second licence with the same certificate fingerprint (ERR_CONFLICT)', async () => {
+        await store.putLicence(makeLicence('0a', 'payments', { certFingerprint: 'e'.repeat(64) }));
+        await assert.rejects(
+          store.putLicence(makeLicence('0b', 'payments', { certFingerprint: 'e'.repeat(64) })),
+          isCode('ERR_CONFLICT'),
+        );
+        assert.equal(await store.getLicence('0b'), null);
+      });
+    });
+
+    describe('service whitelist', () => {
+      beforeEach(async () => {
+        for (const name of ['alpha', 'beta', 'gamma']) await store.insertOperator(makeOperator(name));
+      });
+
+      it('lists pairs by IP then operator, filtered by IP, operator or both', async () => {
+        await store.addServiceWhitelist(makePair('192.0.2.9', 'beta'));
+        await store.addServiceWhitelist(makePair('192.0.2.10', 'gamma'));
+        await store.addServiceWhitelist(makePair('192.0.2.10', 'alpha'));
+        await store.addServiceWhitelist(makePair('192.0.2.9', 'alpha'));
+        const pairs = (records: ServiceWhitelistRecord[]) => records.map((r) => `${r.ip} ${r.operator}`);
+        assert.deepEqual(pairs(await store.listServiceWhitelist()), [
+          '192.0.2.10 alpha',
+          '192.0.2.10 gamma',
+          '192.0.2.9 alpha',
+          '192.0.2.9 beta',
+        ]);
+        assert.deepEqual(pairs(await store.listServiceWhitelist({ ip: '192.0.2.9' })), [
+          '192.0.2.9 alpha',
+          '192.0.2.9 beta',
+        ]);
+        assert.deepEqual(pairs(await store.listServiceWhitelist({ operator: 'alpha' })), [
+          '192.0.2.10 alpha',
+          '192.0.2.9 alpha',
+        ]);
+        assert.deepEqual(await store.listServiceWhitelist({ ip: '192.0.2.9', operator: 'beta' }), [
+          makePair('192.0.2.9', 'beta'),
+        ]);
+        assert.deepEqual(await store.listServiceWhitelist({ ip: '192.0.2.99' }), []);
+      });
+
+      it('refuses a pair that exists, and a pair naming an unknown operator, with ERR_CONFLICT', async () => {
+        await store.addServiceWhitelist(makePair('192.0.2.9', 'alpha'));
+        await assert.rejects(
+          store.addServiceWhitelist(makePair('192.0.2.9', 'alpha')),
+          isCode('ERR_CONFLICT'),
+        );
+        await assert.rejects(
+          store.addServiceWhitelist(makePair('192.0.2.9', 'nobody')),
+          isCode('ERR_CONFLICT'),
+        );
+        assert.equal((await store.listServiceWhitelist()).length, 1);
+      });
+
+      it('deletes all pairs of an IP, one pair, or all pairs of an operator, and counts them', async () => {
+        for (const [ip, op] of [
+          ['192.0.2.9', 'alpha'],
+          ['192.0.2.9', 'beta'],
+          ['192.0.2.10', 'alpha'],
+          ['192.0.2.11', 'alpha'],
+          ['192.0.2.11', 'gamma'],
+        ] as const) {
+          await store.addServiceWhitelist(makePair(ip, op));
+        }
+        assert.equal(await store.deleteServiceWhitelist('192.0.2.9', 'beta'), 1);
+        assert.equal(await store.deleteServiceWhitelist('192.0.2.9', 'beta'), 0);
+        assert.equal(await store.deleteServiceWhitelist('192.0.2.11'), 2);
+        assert.equal(await store.deleteServiceWhitelist('192.0.2.99'), 0);
+        assert.equal(await store.deleteServiceWhitelistForOperator('alpha'), 2);
+        assert.deepEqual(await store.listServiceWhitelist(), []);
+      });
+    });
+
+    describe('keys', () => {
+      it('round-trips a symmetric and an asymmetric key, sealed bytes and usage intact', async () => {
+        const symmetric = makeKey(1);
+        const asymmetric = makeKey(2, {
+          type: 'EC-P256',
+          keyClass: 'asymmetric',
+          usage: ['sign', 'verify'],
+          checkValue: null,
+          publicKey: '-----BEGIN PUBLIC KEY-----\nMFkw…\n-----END PUBLIC KEY-----\n',
+        });
+        const invalid = makeKey(3, { status: 'invalid', invalidReason: 'manual', usage: [] });
+        for (const key of [symmetric, asymmetric, invalid]) await store.insertKey(key);
+        for (const key of [symmetric, asymmetric, invalid]) {
+          const read = await store.getKey(key.index);
+          assert.ok(read !== null && Buffer.isBuffer(read.sealed));
+          assert.deepEqual(read, key);
+        }
+        assert.equal(await store.getKey(4), null);
+      });
+
+      it('nextKeyIndex is 1 on an empty store, then max + 1', async () => {
+        assert.equal(await store.nextKeyIndex(), 1);
+        await store.insertKey(makeKey(7));
+        await store.insertKey(makeKey(3));
+        assert.equal(await store.nextKeyIndex(), 8);
+      });
+
+      it('refuses an index in use with ERR_CONFLICT and keeps the first key', async () => {
+        await store.insertKey(makeKey(5));
+        await assert.rejects(store.insertKey(makeKey(5, { description: 'other' })), isCode('ERR_CONFLICT'));
+        assert.deepEqual(await store.getKey(5), makeKey(5));
+      });
+
+      it('updateKey replaces every field but the index; an unknown index is ERR_NOT_FOUND', async () => {
+        await store.insertKey(makeKey(5));
+        const updated = makeKey(5, {
+          status: 'discard',
+          usage: ['mac'],
+          description: 'changed',
+          sealed: Buffer.from('resealed'),
+          version: 2,
+          mac: '8'.repeat(64),
+        });
+        await store.updateKey(updated);
+        assert.deepEqual(await store.getKey(5), updated);
+        await assert.rejects(store.updateKey(makeKey(6)), isCode('ERR_NOT_FOUND'));
+        assert.equal(await store.getKey(6), null);
+      });
+
+      it('deleteKey says whether the key was there; a key with bindings is refused (ERR_CONFLICT)', async () => {
+        await store.insertKey(makeKey(5));
+        await store.insertOperator(makeOperator('payments'));
+        await store.addBinding(makeBinding(5, 'payments'));
+        await assert.rejects(store.deleteKey(5), isCode('ERR_CONFLICT'));
+        assert.equal(await store.deleteBindingsForKey(5), 1);
+        assert.equal(await store.deleteKey(5), true);
+        assert.equal(await store.deleteKey(5), false);
+        assert.equal(await store.getKey(5), null);
+      });
+
+      describe('queries', () => {
+        // Twelve keys created an hour apart from 08:00; odd indexes symmetric, even asymmetric;
+        // every third discarded, every fourth invalid.
+        const created = (i: number) => `2025-06-01T${String(7 + i).padStart(2, '0')}:00:00.000Z`;
+        beforeEach(async () => {
+          await store.transaction(async (tx) => {
+            for (let i = 1; i <= 12; i += 1) {
+              await tx.insertKey(
+                makeKey(i, {
+                  keyClass: i % 2 === 1 ? 'symmetric' : 'asymmetric',
+                  status: i % 4 === 0 ? 'invalid' : i % 3 === 0 ? 'discard' : 'normal',
+                  createdAt: created(i),
+                  expiresAt: `2025-07-${String(i).padStart(2, '0')}T00:00:00.000Z`,
+                }),
+              );
+            }
+          });
+        });
+
+        async function indexes(query: Parameters<Store['listKeys']>[0]): Promise<number[]> {
+          return (await store.listKeys(query)).map((key) => key.index);
+        }
+
+        it('lists newest index first by default, and ascending on request', async () => {
+          assert.deepEqual(await indexes({}), [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+          assert.deepEqual(await indexes({ order: 'asc', limit: 3 }), [1, 2, 3]);
+        });
+
+        it('filters by a creation-time range that includes both ends', async () => {
+          assert.deepEqual(await indexes({ from: created(3), to: created(5) }), [5, 4, 3]);
+          assert.deepEqual(await indexes({ from: created(11) }), [12, 11]);
+          assert.deepEqual(await indexes({ to: created(1) }), [1]);
+          assert.equal(await store.countKeys({ from: created(3), to: created(5) }), 3);
+        });
+
+        it('filters by class, status and indexes; an empty index list selects nothing', async () => {
+          assert.deepEqual(await indexes({ keyClass: 'symmetric' }), [11, 9, 7, 5, 3, 1]);
+          assert.deepEqual(await indexes({ status: 'invalid' }), [12, 8, 4]);
+          assert.deepEqual(await indexes({ status: 'discard' }), [9, 6, 3]);
+          assert.deepEqual(await indexes({ indexes: [2, 9, 40, 2] }), [9, 2]);
+          assert.deepEqual(await indexes({ indexes: [] }), []);
+          assert.equal(await store.countKeys({ indexes: [] }), 0);
+          assert.deepEqual(
+            await indexes({ keyClass: 'asymmetric', status: 'normal', from: created(3) }),
+            [10],
+          );
+        });
+
+        it('pages with limit (default 100) and offset, and countKeys ignores paging', async () => {
+          assert.deepEqual(await indexes({ limit: 5, offset: 5 }), [7, 6, 5, 4, 3]);
+          assert.deepEqual(await indexes({ limit: 5, offset: 10 }), [2, 1]);
+          assert.deepEqual(await indexes({ limit: 0 }), []);
+          assert.equal(await store.countKeys({}), 12);
+          assert.equal(await store.countKeys({ keyClass: 'asymmetric', status: 'normal' }), 2);
+          await store.transaction(async (tx) => {
+            for (let i = 13; i <= 110; i += 1) await tx.insertKey(makeKey(i));
+          });
+          assert.equal((await store.listKeys({})).length, 100);
+          await assert.rejects(store.listKeys({ offset: -2 }), isCode('ERR_BAD_REQUEST'));
+        });
+
+        it('listExpiredKeys returns normal and discarded keys expiring at or before now, by index', async () => {
+          const expired = await store.listExpiredKeys('2025-07-06T00:00:00.000Z');
+          // 1–6 have expired; 4 is already invalid.
+          assert.deepEqual(
+            expired.map((key) => key.index),
+            [1, 2, 3, 5, 6],
+          );
+          assert.deepEqual(expired[0], await store.getKey(1));
+          assert.deepEqual(await store.listExpiredKeys('2025-06-30T23:59:59.999Z'), []);
+        });
+      });
+    });
+
+    describe('key bindings', () => {
+      beforeEach(async () => {
+        for (const name of ['alpha', 'beta']) await store.insertOperator(makeOperator(name));
+        for (const index of [1, 2, 3]) await store.insertKey(makeKey(index));
+      });
+
+      it('lists bindings by key then operator, filtered by key, operator or both', async () => {
+        await store.addBinding(makeBinding(2, 'beta'));
+        await store.addBinding(makeBinding(1, 'beta'));
+        await store.addBinding(makeBinding(2, 'alpha'));
+        const pairs = (records: KeyBindingRecord[]) => records.map((r) => `${r.keyIndex} ${r.operator}`);
+        assert.deepEqual(pairs(await store.listBindings({})), ['1 beta', '2 alpha', '2 beta']);
+        assert.deepEqual(pairs(await store.listBindings({ keyIndex: 2 })), ['2 alpha', '2 beta']);
+        assert.deepEqual(pairs(await store.listBindings({ operator: 'beta' })), ['1 beta', '2 beta']);
+        assert.deepEqual(await store.listBindings({ keyIndex: 2, operator: 'alpha' }), [
+          makeBinding(2, 'alpha'),
+        ]);
+        assert.deepEqual(await store.listBindings({ keyIndex: 3 }), []);
+      });
+
+      it('refuses a pair that exists, an unknown key and an unknown operator with ERR_CONFLICT', async () => {
+        await store.addBinding(makeBinding(1, 'alpha'));
+        await assert.rejects(store.addBinding(makeBinding(1, 'alpha')), isCode('ERR_CONFLICT'));
+        await assert.rejects(store.addBinding(makeBinding(9, 'alpha')), isCode('ERR_CONFLICT'));
+        await assert.rejects(store.addBinding(makeBinding(1, 'nobody')), isCode('ERR_CONFLICT'));
+        assert.equal((await store.listBindings({})).length, 1);
+      });
+
+      it('deletes one binding, all of a key, or all of an operator, and counts them', async () => {
+        for (const [index, op] of [
+          [1, 'alpha'],
+          [1, 'beta'],
+          [2, 'alpha'],
+          [3, 'alpha'],
+          [3, 'beta'],
+        ] as const) {
+          await store.addBinding(makeBinding(index, op));
+        }
+        assert.equal(await store.deleteBinding(1, 'beta'), true);
+        assert.equal(await store.deleteBinding(1, 'beta'), false);
+        assert.equal(await store.deleteBindingsForKey(3), 2);
+        assert.equal(await store.deleteBindingsForKey(3), 0);
+        assert.equal(await store.deleteBindingsForOperator('alpha'), 2);
+        assert.deepEqual(await store.listBindings({}), []);
+      });
+    });
+
     describe('wipeDomain', () => {
-      it('removes the domain, cards, shares, PIN verifiers, whitelist and settings, and keeps meta and audit', async () => {
+      it('removes the domain, cards, shares, PIN verifiers, whitelists, settings, operators, licences, keys and bindings, and keeps meta and audit', async () => {
         await store.setMeta('deviceId', 'coffer-01');
         await fillDomain(store);
         await new AuditLog(store, tickingClock()).append(draft);
@@ -522,6 +943,11 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         assert.deepEqual(await store.listMkPartPins(), []);
         assert.deepEqual(await store.listToolWhitelist(), []);
         assert.equal(await store.getSetting('clockOffsetMs'), null);
+        assert.deepEqual(await store.listOperators({}), []);
+        assert.deepEqual(await store.listLicences('payments'), []);
+        assert.deepEqual(await store.listServiceWhitelist(), []);
+        assert.deepEqual(await store.listKeys({}), []);
+        assert.deepEqual(await store.listBindings({}), []);
         assert.equal(await store.getMeta('deviceId'), 'coffer-01');
         assert.equal(await store.countAudit({}), 1);
         const log = new AuditLog(store, tickingClock());
@@ -574,6 +1000,9 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreUnd
         assert.deepEqual(await store.listMkPartPins(), []);
         assert.deepEqual(await store.listToolWhitelist(), []);
         assert.equal(await store.getSetting('clockOffsetMs'), null);
+        assert.equal(await store.countOperators(), 0);
+        assert.equal(await store.countKeys({}), 0);
+        assert.deepEqual(await store.listBindings({}), []);
         assert.equal(await store.auditHead(), null);
       });
 

@@ -132,7 +132,10 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: object, toke
     const text = await response.text();
     json = text ? JSON.parse(text) : {};
   } catch {
-    throw new DeviceError('ERR_INTERNAL', `The device answered ${response.status} with something that is not JSON.`);
+    throw new DeviceError(
+      'ERR_INTERNAL',
+      `The device answered ${response.status} with something that is not JSON.`,
+    );
   }
   if (!response.ok) {
     const e = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error;
