@@ -3,6 +3,7 @@ import { isCofferError } from '@coffer/core';
 import { Command } from 'commander';
 import { registerAdmin } from './commands/admin.js';
 import { registerAudit } from './commands/audit.js';
+import { registerClient } from './commands/client.js';
 import { registerDev } from './commands/dev.js';
 import { registerPanel } from './commands/panel.js';
 import { registerStart } from './commands/start.js';
@@ -23,6 +24,7 @@ registerStatus(program, print);
 registerPanel(program, print);
 registerAudit(program, print);
 registerAdmin(program, print);
+registerClient(program, print);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (isCofferError(error)) {

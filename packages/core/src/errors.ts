@@ -73,6 +73,18 @@ export const ERROR_CODES = [
   'ERR_ALGORITHM',
   'ERR_CRYPTO_INPUT',
   'ERR_CIPHERTEXT',
+  // crypto service: who may connect (each refusal its own code) and which keys a request may use
+  'ERR_LICENCE_UNKNOWN',
+  'ERR_LICENCE_SUPERSEDED',
+  'ERR_LICENCE_REVOKED',
+  'ERR_IP_NOT_ALLOWED',
+  'ERR_CONNECTION_LIMIT',
+  'ERR_SERVICE_STOPPED',
+  'ERR_KEY_NOT_FOUND',
+  'ERR_KEY_NOT_BOUND',
+  'ERR_KEY_DISCARDED',
+  'ERR_KEY_INVALID',
+  'ERR_KEY_USAGE_NOT_ALLOWED',
   // anything else
   'ERR_INTERNAL',
 ] as const;

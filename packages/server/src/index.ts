@@ -63,6 +63,35 @@ export {
   registerSafeManagerRoutes,
   runKeyExpirySweep,
 } from './management/safe-manager-routes.js';
+export { type Admission, checkLicence, checkWhitelist, type PresentedCertificate } from './service/admission.js';
+export {
+  type BatchItemResult,
+  Dispatcher,
+  type DispatcherOptions,
+  type ServiceSession,
+  type WireError,
+  wireError,
+} from './service/dispatcher.js';
+export { KeyAccess, KeyAccessError, type KeyAccessOptions, type KeyNeed, type ServiceKey } from './service/key-access.js';
+export {
+  buildServiceRestApp,
+  renderServiceOpenApi,
+  SERVICE_API_DOC_HEADER,
+  SERVICE_REST_BODY_LIMIT,
+  type ServiceRestAppOptions,
+} from './service/rest-app.js';
+export {
+  BATCHABLE_COMMANDS,
+  SERVICE_COMMANDS,
+  type ServiceCommandName,
+  type ServiceRequest,
+  type ServiceRequestOf,
+  type ServiceResponseOf,
+  type SingleCommandName,
+} from './service/service-commands.js';
+export { type ServiceChange, type ServiceChangeListener, ServiceEvents } from './service/service-events.js';
+export { CryptoServiceListener, type CryptoServiceListenerOptions } from './service/service-listener.js';
+export { type PoolKey, WorkerPool, type WorkerPoolOptions } from './service/worker-pool.js';
 export { buildPanelApp, type PanelAppOptions } from './panel/panel-app.js';
 export { type PanelFileDirs, servePanelFiles } from './panel/panel-files.js';
 export {

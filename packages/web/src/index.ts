@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where the browser front panel's files are on disk (absolute paths). */
+/** Where a browser application's files are on disk (absolute paths). */
 export interface PanelFileDirs {
   /** Static HTML, CSS and SVG (`assets/panel/`); `index.html` is the page. */
   assets: string;
@@ -16,4 +16,14 @@ export interface PanelFileDirs {
 export function panelFileDirs(): PanelFileDirs {
   const here = fileURLToPath(new URL('.', import.meta.url));
   return { assets: resolve(here, '../assets/panel'), scripts: resolve(here, 'panel') };
+}
+
+/**
+ * The directories of the management tool's files (manual §4: the System, Safe and Audit Manager
+ * consoles), served by the management service at `/` of its port: `assets/manager/` and
+ * `dist/manager/`.
+ */
+export function managerFileDirs(): PanelFileDirs {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  return { assets: resolve(here, '../assets/manager'), scripts: resolve(here, 'manager') };
 }

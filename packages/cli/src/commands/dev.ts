@@ -6,6 +6,7 @@ import { startDaemon } from '@coffer/server';
 import type { Command } from 'commander';
 import { readCard, writeCard } from '../locate.js';
 import { PanelClient } from '../panel-client.js';
+import { devClientExample } from './client.js';
 import { createDevKeys } from './dev-keys.js';
 import { createDevOperator } from './dev-operator.js';
 import { closeOnSignals } from './start.js';
@@ -235,6 +236,7 @@ export function registerDev(program: Command): void {
           `operator:    ${dev.operator ? `${dev.operator.name} (licence ${dev.operator.license}, PIN in dev.json)` : '-'}`,
           `demo keys:   ${dev.keys.map((k) => `${k.index} ${k.type}`).join(', ') || '-'}`,
           `dev.json:    ${devFile}`,
+          `try it:      ${devClientExample(dev) ?? '-'}`,
           '',
         ].join('\n'),
       );

@@ -15,6 +15,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ManagementListener, type ManagementListenerOptions } from '../management/management-listener.js';
 import { buildPanelApp } from '../panel/panel-app.js';
+import { ServiceEvents } from '../service/service-events.js';
+import { CryptoServiceListener, type CryptoServiceListenerOptions } from '../service/service-listener.js';
 import { servePanelFiles } from '../panel/panel-files.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import { makeDeviceCa } from './device-ca.js';
@@ -43,6 +45,8 @@ export interface DaemonOptions {
    * device without it. On by default.
    */
   management?: Omit<ManagementListenerOptions, 'log' | 'runningLog' | 'onListening' | 'onStopped'> | false;
+  /** The crypto service on A-Net1 (started with the service): its options, or `false` for none. On by default. */
+  crypto?: Omit<CryptoServiceListenerOptions, 'log' | 'events'> | false;
   /** Routes added to the front panel; by default the browser panel's files (`@coffer/web`) at `/`. Pass [] for none. */
   panelPlugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   onShutdown?: () => void;
@@ -57,6 +61,10 @@ export interface Daemon {
   runningLog: RunningLogFiles;
   /** The management listener (null when disabled); its `url` is set while the service runs. */
   management: ManagementListener | null;
+  /** The crypto service listener (null when disabled); its `address` is set while the service runs. */
+  crypto: CryptoServiceListener | null;
+  /** Change notices from management to the crypto service (operators, licences, whitelist, keys). */
+  serviceEvents: ServiceEvents;
   /** Where the device CA certificate is written once the management service has started (DIR/ca.pem). */
   caFile: string;
   close(): Promise<void>;
@@ -142,6 +150,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             if (run.panel) writeRun();
           },
         });
+  const serviceEvents = new ServiceEvents();
+  const crypto =
+    options.crypto === false
+      ? null
+      : new CryptoServiceListener({ ...options.crypto, log, events: serviceEvents });
   const device = new Device({
     deviceId: identity.deviceId,
     openStore: () => openSqliteStore(join(dataDir, 'coffer.sqlite')),
@@ -152,7 +165,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     minCardKdfIterations: weak ? 1_000 : CARD_KDF_ITERATIONS,
     log,
     makeCa: makeDeviceCa,
-    listeners: [...(management ? [management] : []), ...(options.listeners ?? [])],
+    listeners: [...(management ? [management] : []), ...(crypto ? [crypto] : []), ...(options.listeners ?? [])],
     onShutdown: options.onShutdown,
   });
   runningLog.useClock(() => device.clock.now());
@@ -187,6 +200,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     log,
     runningLog,
     management,
+    crypto,
+    serviceEvents,
     caFile,
     async close() {
       await panel.close();

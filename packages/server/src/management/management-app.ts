@@ -8,6 +8,7 @@ import {
   type ManagerRole,
   type StoreTx,
 } from '@coffer/core';
+import { managerFileDirs } from '@coffer/web';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -31,6 +32,7 @@ import {
 } from './login-throttle.js';
 import { bearerToken, clientIp, MANAGEMENT_BODY_LIMIT } from './management-http.js';
 import { ErrorBody } from './management-schemas.js';
+import { serveManagerFiles } from './manager-files.js';
 import { registerSafeManagerRoutes } from './safe-manager-routes.js';
 import { ChallengeStore, DEFAULT_SESSION_IDLE_MS, SessionStore } from './sessions.js';
 import { registerSystemManagerRoutes } from './system-manager-routes.js';
@@ -52,7 +54,10 @@ export interface ManagementAppOptions {
   sessionIdleMs?: number;
   /** The role slices; the three of manual §4.4 by default. */
   slices?: readonly ManagementSlice[];
-  /** Extra public routes on the same instance (the browser UI's static files); declare `config.public`. */
+  /**
+   * Extra public routes on the same instance; declare `config.public`. By default the browser
+   * management tool's files (`serveManagerFiles(managerFileDirs())`); `[]` serves none.
+   */
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   logger?: boolean | object;
   /** A pino logger to use instead (the running log). */
@@ -302,7 +307,8 @@ export async function buildManagementApp(opts: ManagementAppOptions): Promise<Fa
   await registerSessionRoutes(app, { context, sessions, challenges, throttle });
   for (const slice of opts.slices ?? defaultManagementSlices())
     await app.register(async (scope) => slice(scope, context));
-  for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope));
+  for (const plugin of opts.plugins ?? [serveManagerFiles(managerFileDirs())])
+    await app.register(async (scope) => plugin(scope));
   await app.ready();
   return app;
 }
@@ -321,7 +327,8 @@ export async function renderManagementOpenApi(
       throw new Error('the OpenAPI document is rendered without a device');
     },
   });
-  const app = await buildManagementApp({ device, slices });
+  // The browser tool's static files are not part of the API (and depend on what is installed).
+  const app = await buildManagementApp({ device, slices, plugins: [] });
   try {
     return app.swagger({ yaml: true });
   } finally {

@@ -1,0 +1,316 @@
+#!/usr/bin/env node
+// The load generator of `npm run bench` (bench/run.mjs starts it in its own process): drives one
+// operation through the SDK (binary protocol: N connections × M requests in flight), through the REST
+// API (a small keep-alive HTTP/1.1 client over TLS, so that the client costs little), or holds many
+// connections each sending one request a second. Prints one JSON line with the counts and latencies.
+//
+//   node bench/load.mjs '<json config>'
+import { performance } from 'node:perf_hooks';
+import { connect as tlsConnect } from 'node:tls';
+import { connect, openLicence, readLicence } from '@coffer/sdk';
+
+const config = JSON.parse(process.argv[2]);
+const DATA = Buffer.alloc(64, 0x61);
+
+/** The request of each benchmarked operation (binary: SDK method and request; REST: path and JSON). */
+function operation(op, keys) {
+  const b64 = DATA.toString('base64');
+  switch (op) {
+    case 'rsa':
+      return sign(keys.rsa, 'rsa-pkcs1-sha256');
+    case 'rsa-pss':
+      return sign(keys.rsa, 'rsa-pss-sha256');
+    case 'ecdsa':
+      return sign(keys.ec, 'ecdsa-sha256');
+    case 'ed25519':
+      return sign(keys.ed25519, 'ed25519');
+    case 'sm2':
+      return sign(keys.sm2, 'sm2-sm3');
+    case 'aes':
+      return {
+        method: 'encrypt',
+        request: { key: keys.aes, mode: 'gcm', data: DATA },
+        path: '/v1/encrypt',
+        json: { key: keys.aes, mode: 'gcm', data: b64 },
+      };
+    case 'hmac':
+      return {
+        method: 'mac',
+        request: { key: keys.hmac, algorithm: 'hmac-sha256', data: DATA },
+        path: '/v1/mac',
+        json: { key: keys.hmac, algorithm: 'hmac-sha256', data: b64 },
+      };
+    default:
+      throw new Error(`unknown operation ${op}`);
+  }
+  function sign(key, algorithm) {
+    return {
+      method: 'sign',
+      request: { key, algorithm, data: DATA },
+      path: '/v1/sign',
+      json: { key, algorithm, data: b64 },
+    };
+  }
+}
+
+/** Latencies in ms, kept whole so that percentiles are exact. */
+class Recorder {
+  samples = new Float64Array(1 << 16);
+  count = 0;
+  errors = 0;
+  codes = {};
+  add(ms) {
+    if (this.count === this.samples.length) {
+      const bigger = new Float64Array(this.samples.length * 2);
+      bigger.set(this.samples);
+      this.samples = bigger;
+    }
+    this.samples[this.count++] = ms;
+  }
+  fail(error) {
+    this.errors += 1;
+    const code = error?.code ?? 'unknown';
+    this.codes[code] = (this.codes[code] ?? 0) + 1;
+    if (this.errors === 1) process.stderr.write(`load: first error: ${code}: ${error?.message}\n`);
+  }
+  summary(seconds) {
+    const s = this.samples.subarray(0, this.count).sort();
+    const at = (q) => (s.length === 0 ? null : round(s[Math.min(s.length - 1, Math.floor(q * s.length))]));
+    return {
+      ops: this.count,
+      seconds: round(seconds),
+      opsPerSec: Math.round(this.count / seconds),
+      p50Ms: at(0.5),
+      p90Ms: at(0.9),
+      p99Ms: at(0.99),
+      maxMs: s.length ? round(s[s.length - 1]) : null,
+      errors: this.errors,
+      errorCodes: this.codes,
+    };
+  }
+}
+
+function round(x) {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** Runs `workers` loops of `fn` for warm-up then `seconds`, recording only the measured window. */
+async function closedLoop(workers, seconds, warmup, fn) {
+  const rec = new Recorder();
+  let measuring = false;
+  let running = true;
+  const loop = async () => {
+    while (running) {
+      const t0 = performance.now();
+      try {
+        await fn();
+        if (measuring) rec.add(performance.now() - t0);
+      } catch (error) {
+        if (measuring) rec.fail(error);
+        else await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  };
+  const loops = Array.from({ length: workers }, loop);
+  await new Promise((r) => setTimeout(r, warmup * 1000));
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  measuring = true;
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  running = false;
+  await Promise.all(loops);
+  return { ...rec.summary(elapsed), clientCpu: round((cpu.user + cpu.system) / 1e6 / elapsed) };
+}
+
+async function binary() {
+  const op = operation(config.op, config.keys);
+  const hsm = await connect({
+    license: config.license,
+    pin: config.pin,
+    addresses: [config.address],
+    poolSize: config.connections,
+    timeoutMs: 30_000,
+  });
+  try {
+    const method = hsm[op.method].bind(hsm);
+    return await closedLoop(config.connections * config.inFlight, config.seconds, config.warmup, () =>
+      method(op.request),
+    );
+  } finally {
+    await hsm.close();
+  }
+}
+
+/** A keep-alive HTTP/1.1 connection over TLS with the licence's certificate; requests may be pipelined. */
+class RestConnection {
+  #queue = [];
+  #buffer = Buffer.alloc(0);
+  constructor(socket) {
+    this.socket = socket;
+    socket.on('data', (chunk) => this.#read(chunk));
+    const fail = (error) => {
+      for (const q of this.#queue.splice(0)) q.reject(error ?? new Error('closed'));
+    };
+    socket.on('error', fail);
+    socket.on('close', () =>
+      fail(Object.assign(new Error('the server closed the connection'), { code: 'closed' })),
+    );
+  }
+  static open(opened, address) {
+    return new Promise((resolve, reject) => {
+      const socket = tlsConnect({
+        host: address.host,
+        port: address.port,
+        ca: [opened.caPem],
+        cert: opened.certPem,
+        key: opened.keyPem,
+        ALPNProtocols: ['http/1.1'],
+      });
+      socket.once('secureConnect', () => {
+        socket.setNoDelay(true);
+        socket.off('error', reject);
+        resolve(new RestConnection(socket));
+      });
+      socket.once('error', reject);
+    });
+  }
+  request(bytes) {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ resolve, reject });
+      this.socket.write(bytes);
+    });
+  }
+  #read(chunk) {
+    this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
+    for (;;) {
+      const end = this.#buffer.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = this.#buffer.toString('latin1', 0, end);
+      const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+      if (this.#buffer.length < end + 4 + length) return;
+      const status = Number(head.slice(9, 12));
+      const body = this.#buffer.subarray(end + 4, end + 4 + length);
+      this.#buffer = this.#buffer.subarray(end + 4 + length);
+      const q = this.#queue.shift();
+      if (!q) continue;
+      if (status === 200) q.resolve(body);
+      else {
+        let code = `HTTP ${status}`;
+        try {
+          code = JSON.parse(body.toString()).code ?? code;
+        } catch {}
+        q.reject(Object.assign(new Error(body.toString()), { code }));
+      }
+    }
+  }
+}
+
+async function rest() {
+  const op = operation(config.op, config.keys);
+  const opened = await openLicence(await readLicence(config.license), config.pin);
+  const body = Buffer.from(JSON.stringify(op.json));
+  const request = Buffer.concat([
+    Buffer.from(
+      `POST ${op.path} HTTP/1.1\r\nHost: ${config.address.host}:${config.address.port}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    ),
+    body,
+  ]);
+  const connections = await Promise.all(
+    Array.from({ length: config.connections }, () => RestConnection.open(opened, config.address)),
+  );
+  try {
+    let next = 0;
+    return await closedLoop(config.connections * config.inFlight, config.seconds, config.warmup, () => {
+      const c = connections[next++ % connections.length];
+      return c.request(request);
+    });
+  } finally {
+    for (const c of connections) c.socket.destroy();
+  }
+}
+
+/** Many connections, each its own client with one connection, each sending one request a second. */
+async function hold() {
+  const op = operation(config.op, config.keys);
+  const opened = await openLicence(await readLicence(config.license), config.pin);
+  const clients = [];
+  let failed = 0;
+  const failures = {};
+  const t0 = performance.now();
+  const batch = config.connectBatch ?? 200;
+  for (let i = 0; i < config.connections; i += batch) {
+    const made = await Promise.allSettled(
+      Array.from({ length: Math.min(batch, config.connections - i) }, () =>
+        connect({
+          license: opened,
+          addresses: [config.address],
+          poolSize: 1,
+          timeoutMs: 30_000,
+          connectTimeoutMs: 30_000,
+        }),
+      ),
+    );
+    for (const m of made) {
+      if (m.status === 'fulfilled') clients.push(m.value);
+      else {
+        failed += 1;
+        failures[m.reason?.code ?? 'unknown'] = (failures[m.reason?.code ?? 'unknown'] ?? 0) + 1;
+        if (failed === 1)
+          process.stderr.write(`load: first connect failure: ${m.reason?.code}: ${m.reason?.message}\n`);
+      }
+    }
+  }
+  const rampSeconds = (performance.now() - t0) / 1000;
+  process.stdout.write(
+    `${JSON.stringify({ event: 'held', connections: clients.length, rampSeconds: round(rampSeconds) })}\n`,
+  );
+  const rec = new Recorder();
+  let running = true;
+  const timers = [];
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  for (const hsm of clients) {
+    const method = hsm[op.method].bind(hsm);
+    const tick = async () => {
+      if (!running) return;
+      const t = performance.now();
+      try {
+        await method(op.request);
+        rec.add(performance.now() - t);
+      } catch (error) {
+        rec.fail(error);
+      }
+    };
+    const first = setTimeout(() => {
+      void tick();
+      timers.push(setInterval(tick, 1000));
+    }, Math.random() * 1000);
+    timers.push(first);
+  }
+  await new Promise((r) => setTimeout(r, config.seconds * 1000));
+  running = false;
+  for (const t of timers) clearInterval(t);
+  const elapsed = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const stillOpen = clients.filter((c) => c.connections.length > 0).length;
+  await Promise.all(clients.map((c) => c.close({ force: true })));
+  return {
+    ...rec.summary(elapsed),
+    connected: clients.length,
+    connectFailures: failed,
+    connectFailureCodes: failures,
+    stillOpen,
+    rampSeconds: round(rampSeconds),
+    clientCpu: round((cpu.user + cpu.system) / 1e6 / elapsed),
+    clientRssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+  };
+}
+
+const modes = { binary, rest, hold };
+const result = await modes[config.mode]();
+process.stdout.write(`${JSON.stringify({ event: 'result', ...result })}\n`);
+process.exit(0);
