@@ -5,7 +5,7 @@
 // connections each sending one request a second. Prints one JSON line with the counts and latencies.
 //
 //   node bench/load.mjs '<json config>'
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { connect as tlsConnect } from 'node:tls';
 import { connect, openLicence, readLicence } from '@coffer/sdk';
 
@@ -113,6 +113,8 @@ async function closedLoop(workers, seconds, warmup, fn) {
   };
   const loops = Array.from({ length: workers }, loop);
   await new Promise((r) => setTimeout(r, warmup * 1000));
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   measuring = true;
@@ -120,9 +122,14 @@ async function closedLoop(workers, seconds, warmup, fn) {
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  loopDelay.disable();
   running = false;
   await Promise.all(loops);
-  return { ...rec.summary(elapsed), clientCpu: round((cpu.user + cpu.system) / 1e6 / elapsed) };
+  return {
+    ...rec.summary(elapsed),
+    clientCpu: round((cpu.user + cpu.system) / 1e6 / elapsed),
+    clientLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
+  };
 }
 
 async function binary() {
@@ -271,6 +278,8 @@ async function hold() {
   const rec = new Recorder();
   let running = true;
   const timers = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   for (const hsm of clients) {
@@ -280,9 +289,9 @@ async function hold() {
       const t = performance.now();
       try {
         await method(op.request);
-        rec.add(performance.now() - t);
+        if (running) rec.add(performance.now() - t);
       } catch (error) {
-        rec.fail(error);
+        if (running) rec.fail(error);
       }
     };
     const first = setTimeout(() => {
@@ -296,6 +305,7 @@ async function hold() {
   for (const t of timers) clearInterval(t);
   const elapsed = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  loopDelay.disable();
   const stillOpen = clients.filter((c) => c.connections.length > 0).length;
   await Promise.all(clients.map((c) => c.close({ force: true })));
   return {
@@ -307,6 +317,8 @@ async function hold() {
     rampSeconds: round(rampSeconds),
     clientCpu: round((cpu.user + cpu.system) / 1e6 / elapsed),
     clientRssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+    clientLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
+    clientLoopDelayMaxMs: round(loopDelay.max / 1e6),
   };
 }
 

@@ -13,7 +13,7 @@
 //            --no-openssl  --profile (CPU profile of the device, summarised)  --keep (keep the data dir)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -303,6 +303,7 @@ async function runLoad(phase, settings, bench, address, serverPid) {
     errors: sum('errors'),
     errorCodes: Object.assign({}, ...results.map((r) => r.errorCodes)),
     clientCpuCores: Math.round(sum('clientCpu') * 100) / 100,
+    clientLoopDelayP99Ms: max('clientLoopDelayP99Ms'),
     // Over the whole run of the phase (ramp and warm-up included): a rough share of the two cores.
     serverCpuCores: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / wall) * 100) / 100 : null,
     serverRssMb: peak?.rssMb ?? null,
@@ -317,6 +318,7 @@ async function runLoad(phase, settings, bench, address, serverPid) {
       stillOpen: sum('stillOpen'),
       rampSeconds: max('rampSeconds'),
       clientRssMb: sum('clientRssMb'),
+      clientLoopDelayMaxMs: max('clientLoopDelayMaxMs'),
     });
   }
   return combined;
@@ -406,6 +408,10 @@ const dataDir = mkdtempSync(join(tmpdir(), 'coffer-bench-'));
 let device;
 let exitCode = 0;
 try {
+  // OpenSSL first, while no device runs: the reference figures for the same primitives.
+  const openssl = OPENSSL
+    ? opensslSpeed([...new Set(selected.map((p) => PHASES[p].openssl).filter(Boolean))])
+    : {};
   log(`device: coffer dev --data ${dataDir} (ports 0)`);
   device = await startDevice(dataDir);
   const { dev } = device;
@@ -418,17 +424,17 @@ try {
   const results = [];
   for (const phase of selected) {
     const settings = PHASES[phase];
-    log(`phase ${phase}: ${settings.mode} ${settings.op} …`);
+    const before = loadavg()[0];
+    log(`phase ${phase}: ${settings.mode} ${settings.op} (load average ${before.toFixed(2)}) …`);
+    if (before > 1.5) log('  warning: the machine is busy with other work; figures will be low and noisy');
     const r = await runLoad(phase, settings, bench, address, device.child.pid);
+    r.loadAverageBefore = Math.round(before * 100) / 100;
     results.push(r);
     log(
       `  ${r.opsPerSec} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}, server ${r.serverCpuCores} cores, client ${r.clientCpuCores} cores`,
     );
   }
 
-  const openssl = OPENSSL
-    ? opensslSpeed([...new Set(selected.map((p) => PHASES[p].openssl).filter(Boolean))])
-    : {};
   for (const r of results) {
     const settings = PHASES[r.phase];
     const base = settings.openssl ? openssl[settings.openssl] : null;
@@ -492,7 +498,8 @@ try {
   for (const r of results.filter((x) => x.phase === 'c5k')) {
     console.log(
       `c5k: ${r.connected}/${C5K} connected in ${r.rampSeconds} s (${r.connectFailures} failed), ${r.stillOpen} still open at the end; ` +
-        `server RSS ${r.serverRssMb} MiB (peak ${r.serverPeakRssMb} MiB, idle ${idle?.rssMb} MiB), ${r.serverThreads} threads`,
+        `server RSS ${r.serverRssMb} MiB (peak ${r.serverPeakRssMb} MiB, idle ${idle?.rssMb} MiB), ${r.serverThreads} threads; ` +
+        `client event-loop delay p99 ${r.clientLoopDelayP99Ms} ms, max ${r.clientLoopDelayMaxMs} ms`,
     );
   }
   if (profile) {

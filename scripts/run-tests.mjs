@@ -44,8 +44,12 @@ if (files.length === 0) {
   console.error('no test files found; run `npm run build` first');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...passThrough, ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, COFFER_INSECURE_TEST_KDF: '1' },
-});
+const result = spawnSync(
+  process.execPath,
+  ['--test', '--test-reporter=spec', '--test-force-exit', '--test-timeout=240000', ...passThrough, ...files],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, COFFER_INSECURE_TEST_KDF: '1' },
+  },
+);
 process.exit(result.status ?? 1);

@@ -180,7 +180,7 @@ export async function connect(options: ConnectOptions): Promise<CofferClient> {
     await pool.close({ force: true });
     throw error;
   }
-  return new CofferClient(pool, licence, options.timeoutMs ?? DEFAULTS.timeoutMs);
+  return new CofferClient(pool, licence, options.timeoutMs ?? DEFAULTS.timeoutMs, maxFrameBytes);
 }
 
 async function loadLicence(options: ConnectOptions): Promise<OpenedLicence> {
@@ -203,6 +203,7 @@ async function loadLicence(options: ConnectOptions): Promise<OpenedLicence> {
 export class CofferClient {
   readonly #pool: Pool;
   readonly #timeoutMs: number;
+  readonly #maxFrameBytes: number;
   /** The operator and limits of the licence in use (no secrets). */
   readonly licence: {
     readonly operator: string;
@@ -212,9 +213,10 @@ export class CofferClient {
   };
 
   /** @internal Use {@link connect}. */
-  constructor(pool: Pool, licence: OpenedLicence, timeoutMs: number) {
+  constructor(pool: Pool, licence: OpenedLicence, timeoutMs: number, maxFrameBytes: number) {
     this.#pool = pool;
     this.#timeoutMs = timeoutMs;
+    this.#maxFrameBytes = maxFrameBytes;
     this.licence = {
       operator: licence.operator,
       deviceId: licence.deviceId,
@@ -410,7 +412,7 @@ export class CofferClient {
     }
     const info = this.#pool.info;
     const maxItems = Math.min(MAX_BATCH_ITEMS, info?.maxBatchItems ?? MAX_BATCH_ITEMS);
-    const maxFrame = info?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const maxFrame = Math.min(this.#maxFrameBytes, info?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
     // The batch body: the command field (5 + 2 bytes), then one field (5 + n bytes) per item.
     const room = maxFrame - FRAME_HEADER_BYTES - (FIELD_HEADER_BYTES + 2);
     const chunks: Buffer[][] = [];

@@ -63,7 +63,14 @@ export {
   registerSafeManagerRoutes,
   runKeyExpirySweep,
 } from './management/safe-manager-routes.js';
-export { type Admission, checkLicence, checkWhitelist, type PresentedCertificate } from './service/admission.js';
+export { buildPanelApp, type PanelAppOptions } from './panel/panel-app.js';
+export { type PanelFileDirs, servePanelFiles } from './panel/panel-files.js';
+export {
+  type Admission,
+  checkLicence,
+  checkWhitelist,
+  type PresentedCertificate,
+} from './service/admission.js';
 export {
   type BatchItemResult,
   Dispatcher,
@@ -72,7 +79,13 @@ export {
   type WireError,
   wireError,
 } from './service/dispatcher.js';
-export { KeyAccess, KeyAccessError, type KeyAccessOptions, type KeyNeed, type ServiceKey } from './service/key-access.js';
+export {
+  KeyAccess,
+  KeyAccessError,
+  type KeyAccessOptions,
+  type KeyNeed,
+  type ServiceKey,
+} from './service/key-access.js';
 export {
   buildServiceRestApp,
   renderServiceOpenApi,
@@ -92,8 +105,6 @@ export {
 export { type ServiceChange, type ServiceChangeListener, ServiceEvents } from './service/service-events.js';
 export { CryptoServiceListener, type CryptoServiceListenerOptions } from './service/service-listener.js';
 export { type PoolKey, WorkerPool, type WorkerPoolOptions } from './service/worker-pool.js';
-export { buildPanelApp, type PanelAppOptions } from './panel/panel-app.js';
-export { type PanelFileDirs, servePanelFiles } from './panel/panel-files.js';
 export {
   migrateSqlite,
   readSqliteSchemaState,

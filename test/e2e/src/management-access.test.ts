@@ -108,7 +108,9 @@ describe('management access over HTTPS: roles, the tool white list, pinning', ()
     await refusal(c.get('/api/session'), 'ERR_NOT_WHITELISTED'); // a new connection: cut at once
     const audit = await dev.admin('D1');
     const page = await audit.get<LogPage>('/api/logs/manager', { size: 100 });
-    assert.ok(page.entries.some((e) => e.content === 'Refused request from 127.0.0.3: not on the tool white list'));
+    assert.ok(
+      page.entries.some((e) => e.content === 'Refused request from 127.0.0.3: not on the tool white list'),
+    );
   });
 
   it('a client pinning another CA refuses the device’s certificate', async () => {

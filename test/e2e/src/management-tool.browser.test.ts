@@ -7,7 +7,7 @@ import { openLicence } from '@coffer/core';
 import { connect } from '@coffer/sdk';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { type ServingDevice, startServingDevice } from './management-support.js';
-import { ROOT } from './support.js';
+import { ROOT, refusal } from './support.js';
 
 /**
  * The management tool (manual §4, issue 6) in a real browser (Debian's Chromium, headless, driven by
@@ -266,6 +266,12 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     await page.selectOption('#key-type', 'HMAC-SHA256');
     await page.click('#add-key-ok');
     await expectMessage('ok', /Key 2 \(HMAC-SHA256\) added/);
+    // Several at once: a job, with progress.
+    await page.click('#add-key');
+    await page.selectOption('#key-type', 'AES-128');
+    await page.fill('#key-count', '3');
+    await page.click('#add-key-ok');
+    await expectMessage('ok', /3 AES-128 keys added/);
 
     // Import a file of hex secrets: a job with progress.
     const hexFile = join(downloads, 'aes-keys.txt');
@@ -278,7 +284,7 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     await page.fill('#import-type', 'AES-128');
     await page.click('#import-ok');
     await expectMessage('ok', /2 key\(s\) imported from aes-keys\.txt/);
-    assert.match((await page.textContent('.pager-text')) ?? '', /Total 4 rows/);
+    assert.match((await page.textContent('.pager-text')) ?? '', /Total 7 rows/);
 
     // Bind key 1 to an operator; its detail shows the check value and the operator.
     await row('1').locator('[data-op="bind"]').click();
@@ -318,11 +324,11 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     await page.click('#backup-keys');
     await page.selectOption('#backup-scope', 'query');
     const all = await saveDownload(() => page.click('#backup-ok'));
-    assert.equal((JSON.parse(readFileSync(all.path, 'utf8')) as { count: number }).count, 3);
+    assert.equal((JSON.parse(readFileSync(all.path, 'utf8')) as { count: number }).count, 6);
 
     // A time range with its start after its end is refused before anything is sent.
-    await page.fill('#q-from', '2030-01-02');
-    await page.fill('#q-to', '2030-01-01');
+    await page.fill('#q-from', '2030-01-02T10:00');
+    await page.fill('#q-to', '2030-01-01T10:00');
     await page.click('#query');
     await expectMessage('error', /after its end/);
     await page.fill('#q-from', '');
@@ -333,11 +339,7 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     await page.selectOption('#key-type', 'EC-P256');
     await page.click('#add-key-ok');
     await expectMessage('ok', /\(EC-P256\) added/);
-    await page
-      .locator('tbody tr[data-row="4"], tbody tr[data-row="5"]')
-      .first()
-      .locator('[data-op="detail"]')
-      .click();
+    await row('8').locator('[data-op="detail"]').click();
     await page.locator('#key-detail pre.pem', { hasText: 'BEGIN PUBLIC KEY' }).waitFor();
     await page.click('#key-detail .dialog-close');
     await shot('10-safe-asymmetric-keys');
@@ -388,6 +390,14 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     const json = await saveDownload(() => page.click('#export-query'));
     assert.ok(JSON.parse(readFileSync(json.path, 'utf8')));
 
+    // A time range: nothing after 2099; everything since 2000.
+    await page.fill('#q-from', '2099-01-01T00:00');
+    await page.click('#query');
+    await page.locator('.pager-text', { hasText: 'From 0 To 0 Total 0 rows' }).waitFor();
+    await page.fill('#q-from', '2000-01-01T00:00');
+    await page.click('#query');
+    await page.locator('.pager-text', { hasText: /From 1 To 10 Total \d+ rows/ }).waitFor();
+
     await open('operator-log');
     await page.locator('#log-table').waitFor();
 
@@ -424,14 +434,22 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     await shot('16-refused-other-role');
   });
 
-  it('a session left idle ends, and the page says so', async () => {
+  it('a session left idle ends on the device, and the page says so', async () => {
     await page.goto(dev.url);
-    await logOnAs('D1');
+    const [login] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/api/login'),
+      logOnAs('D1'),
+    ]);
+    const { token } = (await login.json()) as { token: string };
     await sleep(IDLE_MS + 1_000);
     const msg = page.locator('#login-message.info');
     await msg.waitFor();
     assert.match((await msg.textContent()) ?? '', /logged out after 6 seconds without activity/);
     await shot('17-idle-logout');
+    // The device ended it too: the page's token no longer works.
+    const other = dev.client();
+    other.token = token;
+    await refusal(other.get('/api/session'), 'ERR_SESSION_EXPIRED');
   });
 
   it('fits a tablet screen', async () => {

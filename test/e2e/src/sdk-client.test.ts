@@ -206,6 +206,25 @@ describe('the SDK and coffer client against a coffer dev device', () => {
     );
   });
 
+  it('a client over the licence’s connection limit is refused with ERR_CONNECTION_LIMIT', async () => {
+    const limit = hsm.licence.maxConnections;
+    const open = hsm.connections.length;
+    const filler = await connect({
+      license: json.operator!.license,
+      pin: json.operator!.pin,
+      poolSize: limit - open,
+    });
+    try {
+      await waitFor(() => filler.connections.length === limit - open);
+      await assert.rejects(
+        connect({ license: json.operator!.license, pin: json.operator!.pin, poolSize: 1 }),
+        (e) => e instanceof CofferServiceError && e.code === 'ERR_CONNECTION_LIMIT' && e.connectionLevel,
+      );
+    } finally {
+      await filler.close();
+    }
+  });
+
   it('coffer client sign … --out writes signatures that openssl verifies, with public-key --out giving the SPKI PEM', async () => {
     const client = [
       'client',
@@ -320,6 +339,27 @@ describe('the SDK and coffer client against a coffer dev device', () => {
     }
   });
 
+  it('removing the operator’s whitelist entry cuts its connections: requests fail with ERR_IP_NOT_ALLOWED', async () => {
+    const admin = ['admin', '--data', data, '--as', 'B1', 'whitelist'];
+    const removed = await runCli([...admin, 'delete', '127.0.0.1', '--operator', json.operator!.name]);
+    assert.equal(removed.code, 0, removed.stderr);
+    try {
+      await waitFor(async () => {
+        try {
+          await hsm.random(1);
+          return false;
+        } catch (e) {
+          return e instanceof CofferServiceError && e.code === 'ERR_IP_NOT_ALLOWED';
+        }
+      });
+    } finally {
+      const added = await runCli([...admin, 'add', '127.0.0.1', '--operator', json.operator!.name]);
+      assert.equal(added.code, 0, added.stderr);
+    }
+    // The pool comes back by itself once the address is allowed again.
+    await waitFor(async () => (await hsm.random(2).catch(() => null))?.length === 2);
+  });
+
   it('the command coffer dev prints signs with the demo licence, and the signature verifies', async () => {
     const command = dev.match[1]!;
     assert.match(command, / client --license .* sign --key \d+ --alg ecdsa-sha256 /);
@@ -328,6 +368,15 @@ describe('the SDK and coffer client against a coffer dev device', () => {
     assert.ok(verify('sha256', Buffer.from('hello, Coffer'), await publicKey(key('EC-P256')), signature));
   });
 });
+
+/** Polls `condition` every 100 ms for up to 10 s. */
+async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('timed out waiting for the condition');
+}
 
 function b64url(b: Buffer): string {
   return b.toString('base64url');

@@ -90,8 +90,11 @@ describe('self-tests at start put the device in FAULT with the manual §6 reason
     const first = join(tmp.dir, 'first');
     const second = join(tmp.dir, 'second');
     const a = await startTestDevice(first);
-    await initialiseDevice(a.api, first);
-    await a.daemon.close();
+    try {
+      await initialiseDevice(a.api, first);
+    } finally {
+      await a.daemon.close();
+    }
     const b = await startTestDevice(second);
     await b.daemon.close();
     for (const suffix of ['', '-wal', '-shm']) {
@@ -154,7 +157,6 @@ describe('self-tests at start put the device in FAULT with the manual §6 reason
   it('a configured service address that the host no longer has is "Network-card is not available — 3 long & 2 short"', async () => {
     const data = join(tmp.dir, 'network');
     const { daemon } = await startTestDevice(data);
-    await daemon.device.store.setMeta('probe', 'x');
     await daemon.device.store.putSetting(
       'network',
       JSON.stringify({

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connect as tlsConnect } from 'node:tls';
 import { INFO, PING, RANDOM } from '@coffer/protocol';
 import { issueClientCertificate, loadDeviceCa, makeDeviceCa } from '@coffer/server';
-import { createPrivateKey } from 'node:crypto';
 import {
   closedWith,
   type Licence,
@@ -37,7 +37,11 @@ async function integratedLog() {
   return d.dev.daemon.device.store.listAudit({ sources: ['integrated'], order: 'desc', limit: 50 });
 }
 
-async function refusedWith(licence: Licence, code: string, opts: { localAddress?: string; anonymous?: boolean } = {}) {
+async function refusedWith(
+  licence: Licence,
+  code: string,
+  opts: { localAddress?: string; anonymous?: boolean } = {},
+) {
   const client = await ServiceClient.connect(d.address, licence, opts);
   assert.equal(await closedWith(client), code);
   const rest = new RestClient(d.address, licence, { ...opts, keepAlive: false });
@@ -71,7 +75,9 @@ describe('admission to the crypto service', () => {
     c.close();
     await c.closed;
     await sleep(100);
-    const gone = (await integratedLog()).find((e) => e.businessType === 'disconnect' && e.account === 'alpha');
+    const gone = (await integratedLog()).find(
+      (e) => e.businessType === 'disconnect' && e.account === 'alpha',
+    );
     assert.ok(gone);
     assert.match(gone.details, /requests 1; refused 0/);
   });
@@ -82,12 +88,21 @@ describe('admission to the crypto service', () => {
     // A certificate from another device's CA.
     const foreignCa = await makeDeviceCa(new Date(), 'coffer-elsewhere');
     const foreign = await issueClientCertificate(foreignCa, { commonName: 'alpha', validityDays: 30 });
-    const keyPem = (k: Buffer) => createPrivateKey({ key: k, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
-    await refusedWith({ ...lic, certPem: foreign.certPem, keyPem: keyPem(foreign.keyPkcs8) }, 'ERR_LICENCE_UNKNOWN');
+    const keyPem = (k: Buffer) =>
+      createPrivateKey({ key: k, format: 'der', type: 'pkcs8' })
+        .export({ format: 'pem', type: 'pkcs8' })
+        .toString();
+    await refusedWith(
+      { ...lic, certPem: foreign.certPem, keyPem: keyPem(foreign.keyPkcs8) },
+      'ERR_LICENCE_UNKNOWN',
+    );
     // A certificate this device's CA issued, but not as a licence.
     const ca = await loadDeviceCa(d.dev.daemon.device);
     const stray = await issueClientCertificate(ca, { commonName: 'alpha', validityDays: 30 });
-    await refusedWith({ ...lic, certPem: stray.certPem, keyPem: keyPem(stray.keyPkcs8) }, 'ERR_LICENCE_UNKNOWN');
+    await refusedWith(
+      { ...lic, certPem: stray.certPem, keyPem: keyPem(stray.keyPkcs8) },
+      'ERR_LICENCE_UNKNOWN',
+    );
     const entry = (await integratedLog()).find((e) => e.content === 'Connect refused;ERR_LICENCE_UNKNOWN');
     assert.ok(entry);
     assert.equal(entry.result, 'failure');
@@ -140,7 +155,14 @@ describe('admission to the crypto service', () => {
     const lic = await d.licence('alpha');
     const attempt = (options: object) =>
       new Promise<string>((resolve) => {
-        const s = tlsConnect({ host: d.address.host, port: d.address.port, ca: lic.caPem, cert: lic.certPem, key: lic.keyPem, ...options });
+        const s = tlsConnect({
+          host: d.address.host,
+          port: d.address.port,
+          ca: lic.caPem,
+          cert: lic.certPem,
+          key: lic.keyPem,
+          ...options,
+        });
         s.once('secureConnect', () => {
           s.destroy();
           resolve('connected');
@@ -150,7 +172,10 @@ describe('admission to the crypto service', () => {
     assert.notEqual(await attempt({ maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }), 'connected');
     assert.notEqual(await attempt({ ALPNProtocols: ['h2'] }), 'connected');
     assert.equal(await attempt({ maxVersion: 'TLSv1.2', ALPNProtocols: ['coffer/1'] }), 'connected');
-    assert.notEqual(await attempt({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' }), 'connected');
+    assert.notEqual(
+      await attempt({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' }),
+      'connected',
+    );
   });
 });
 
@@ -161,7 +186,9 @@ describe('live connections are cut within a second', () => {
     const rest = d.rest(lic);
     await rest.get('/v1/info');
     const restSocket = new Promise<void>((resolve) => {
-      for (const sockets of Object.values(rest.agent.freeSockets)) sockets?.forEach((s) => s.once('close', () => resolve()));
+      for (const sockets of Object.values(rest.agent.freeSockets)) {
+        for (const socket of sockets ?? []) socket.once('close', () => resolve());
+      }
     });
     await d.b1.delete('/api/operators/eta');
     await cutWithin(c, 'ERR_LICENCE_REVOKED');
@@ -185,7 +212,9 @@ describe('live connections are cut within a second', () => {
     const bystander = await d.connect(other);
     await d.b1.delete('/api/whitelist/127.0.0.1?operator=iota');
     await cutWithin(c, 'ERR_IP_NOT_ALLOWED');
-    assert.deepEqual(await bystander.request(PING, { data: Buffer.from('still here') }), { data: Buffer.from('still here') });
+    assert.deepEqual(await bystander.request(PING, { data: Buffer.from('still here') }), {
+      data: Buffer.from('still here'),
+    });
     bystander.close();
   });
 });
@@ -204,7 +233,10 @@ describe('stopping the service', () => {
     }
     assert.equal(d.dev.daemon.crypto?.address, null);
     await assert.rejects(ServiceClient.connect(d.address, lic));
-    const start = await d.dev.api.post<{ token: string }>('/api/service/start/auth', { card: card('B1'), pin: d.dev.init.card('B1').pin });
+    const start = await d.dev.api.post<{ token: string }>('/api/service/start/auth', {
+      card: card('B1'),
+      pin: d.dev.init.card('B1').pin,
+    });
     await d.dev.api.post('/api/service/start', {
       token: start.token,
       mNet0: { ip: '127.0.0.1', port: 0, mask: '255.0.0.0', gateway: null },

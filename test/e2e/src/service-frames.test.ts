@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import {
-  BATCH,
-  ENCRYPT,
-  ERROR_BODY,
-  encodeFrame,
-  encodeRequest,
-  PING,
-  RANDOM,
-  SIGN,
-} from '@coffer/protocol';
+import { BATCH, ENCRYPT, ERROR_BODY, encodeFrame, encodeRequest, PING, RANDOM, SIGN } from '@coffer/protocol';
 import fc from 'fast-check';
 import {
   closedWith,
@@ -82,11 +73,48 @@ describe('bad frames', () => {
       [RANDOM.code, Buffer.alloc(0), 'ERR_FIELD'], // required field missing
       [RANDOM.code, Buffer.from([1, 0, 0]), 'ERR_BODY_MALFORMED'], // field header cut short
       [RANDOM.code, Buffer.from([1, 0, 0, 0, 9, 1]), 'ERR_BODY_MALFORMED'], // value runs past the end
-      [RANDOM.code, Buffer.concat([field(1, Buffer.from([0, 0, 0, 4])), field(9, Buffer.alloc(1))]), 'ERR_BODY_MALFORMED'],
-      [SIGN.code, Buffer.concat([field(1, Buffer.from([0, 0, 0, 1])), field(2, Buffer.from('md5')), field(3, Buffer.alloc(1))]), 'ERR_FIELD'],
-      [SIGN.code, Buffer.concat([field(1, Buffer.from([0, 0, 0, 0])), field(2, Buffer.from('ed25519')), field(3, Buffer.alloc(1))]), 'ERR_FIELD'],
-      [SIGN.code, Buffer.concat([field(1, Buffer.from([0, 0, 0, 1])), field(2, Buffer.from('ed25519')), field(3, Buffer.alloc(1)), field(4, Buffer.from([2]))]), 'ERR_FIELD'],
-      [SIGN.code, Buffer.concat([field(2, Buffer.from('ed25519')), field(1, Buffer.from([0, 0, 0, 1])), field(3, Buffer.alloc(1))]), 'ERR_BODY_MALFORMED'],
+      [
+        RANDOM.code,
+        Buffer.concat([field(1, Buffer.from([0, 0, 0, 4])), field(9, Buffer.alloc(1))]),
+        'ERR_BODY_MALFORMED',
+      ],
+      [
+        SIGN.code,
+        Buffer.concat([
+          field(1, Buffer.from([0, 0, 0, 1])),
+          field(2, Buffer.from('md5')),
+          field(3, Buffer.alloc(1)),
+        ]),
+        'ERR_FIELD',
+      ],
+      [
+        SIGN.code,
+        Buffer.concat([
+          field(1, Buffer.from([0, 0, 0, 0])),
+          field(2, Buffer.from('ed25519')),
+          field(3, Buffer.alloc(1)),
+        ]),
+        'ERR_FIELD',
+      ],
+      [
+        SIGN.code,
+        Buffer.concat([
+          field(1, Buffer.from([0, 0, 0, 1])),
+          field(2, Buffer.from('ed25519')),
+          field(3, Buffer.alloc(1)),
+          field(4, Buffer.from([2])),
+        ]),
+        'ERR_FIELD',
+      ],
+      [
+        SIGN.code,
+        Buffer.concat([
+          field(2, Buffer.from('ed25519')),
+          field(1, Buffer.from([0, 0, 0, 1])),
+          field(3, Buffer.alloc(1)),
+        ]),
+        'ERR_BODY_MALFORMED',
+      ],
     ];
     let id = 100;
     for (const [command, body, code] of cases) {
@@ -150,10 +178,14 @@ describe('bad frames', () => {
           fc.uint8Array({ minLength: 1, maxLength: 300 }),
           fc
             .record({
-              command: fc.constantFrom(...[0x0001, 0x0010, 0x0011, 0x0020, 0x0030, 0x0040, 0x0041, 0x00f0, 0x1234]),
+              command: fc.constantFrom(
+                ...[0x0001, 0x0010, 0x0011, 0x0020, 0x0030, 0x0040, 0x0041, 0x00f0, 0x1234],
+              ),
               body: fc.uint8Array({ maxLength: 200 }),
             })
-            .map(({ command, body }) => encodeFrame({ type: 'request', command, requestId: 1, body: Buffer.from(body) })),
+            .map(({ command, body }) =>
+              encodeFrame({ type: 'request', command, requestId: 1, body: Buffer.from(body) }),
+            ),
         ),
         async (bytes) => {
           const c = await d.connect(lic);
@@ -190,7 +222,8 @@ describe('many requests in flight', () => {
     // One write: the signature request first, then 300 small requests, all arriving together.
     const data = Buffer.from('slow');
     const frames = [encodeRequest(SIGN, 1, { key: rsa4096.index, algorithm: 'rsa-pkcs1-sha512', data })];
-    for (let id = 2; id <= 301; id++) frames.push(encodeRequest(ENCRYPT, id, { key: aes, mode: 'gcm', data: randomBytes(64) }));
+    for (let id = 2; id <= 301; id++)
+      frames.push(encodeRequest(ENCRYPT, id, { key: aes, mode: 'gcm', data: randomBytes(64) }));
     const started = performance.now();
     c.send(Buffer.concat(frames));
     const order: number[] = [];
@@ -213,15 +246,23 @@ describe('many requests in flight', () => {
     }
     assert.ok(verify('sha512', data, createPublicKey(rsa4096.publicKey!), signature!));
     const signAt = order.indexOf(1);
-    assert.equal(signAt, 300, `the RSA-4096 answer came ${signAt + 1}th of 301 (AES all done after ${fastMs.toFixed(1)} ms, RSA after ${slowMs.toFixed(1)} ms)`);
+    assert.equal(
+      signAt,
+      300,
+      `the RSA-4096 answer came ${signAt + 1}th of 301 (AES all done after ${fastMs.toFixed(1)} ms, RSA after ${slowMs.toFixed(1)} ms)`,
+    );
     assert.ok(fastMs < slowMs);
-    t.diagnostic(`300 AES-GCM answers from ${firstMs.toFixed(1)} to ${fastMs.toFixed(1)} ms; the RSA-4096 signature after ${slowMs.toFixed(1)} ms`);
+    t.diagnostic(
+      `300 AES-GCM answers from ${firstMs.toFixed(1)} to ${fastMs.toFixed(1)} ms; the RSA-4096 signature after ${slowMs.toFixed(1)} ms`,
+    );
     c.close();
   });
 
   test('a thousand pipelined requests in one write are all answered, each with its own id', async () => {
     const c = await d.connect(lic);
-    const frames = Buffer.concat(Array.from({ length: 1000 }, (_, i) => encodeRequest(PING, i + 1, { data: Buffer.from(String(i)) })));
+    const frames = Buffer.concat(
+      Array.from({ length: 1000 }, (_, i) => encodeRequest(PING, i + 1, { data: Buffer.from(String(i)) })),
+    );
     c.send(frames);
     const seen = new Set<number>();
     while (seen.size < 1000) {

@@ -8,7 +8,7 @@ import {
   type Licence,
   type ServiceClient,
   type ServiceDevice,
-  ServiceError,
+  type ServiceError,
   startServiceDevice,
 } from './service-support.js';
 
@@ -98,7 +98,12 @@ describe('key access', () => {
 
   test('usage flags: ERR_KEY_USAGE_NOT_ALLOWED for what the key may not do', async () => {
     const ok = await c.request(SIGN, { key: signOnly.index, algorithm: 'ecdsa-sha256', data });
-    const verify = c.request(VERIFY, { key: signOnly.index, algorithm: 'ecdsa-sha256', data, signature: ok.signature });
+    const verify = c.request(VERIFY, {
+      key: signOnly.index,
+      algorithm: 'ecdsa-sha256',
+      data,
+      signature: ok.signature,
+    });
     assert.equal(await codeOf(verify), 'ERR_KEY_USAGE_NOT_ALLOWED');
   });
 
@@ -143,19 +148,31 @@ describe('key access', () => {
       }
       assert.equal(await codeOf(sign(ed.index)), 'ok');
     } finally {
-      await d.dev.api.post('/api/settings/time', { time: new Date().toISOString() }, await d.dev.settingsToken());
+      await d.dev.api.post(
+        '/api/settings/time',
+        { time: new Date().toISOString() },
+        await d.dev.settingsToken(),
+      );
     }
   });
 
   test('key refusals are operator-log entries, one per kind in ten seconds, the rest counted at disconnect', async () => {
     const probe = await d.connect(lic);
     const refusals = await Promise.all(
-      Array.from({ length: 50 }, () => codeOf(probe.request(SIGN, { key: theirs.index, algorithm: 'ed25519', data: randomBytes(4) }))),
+      Array.from({ length: 50 }, () =>
+        codeOf(probe.request(SIGN, { key: theirs.index, algorithm: 'ed25519', data: randomBytes(4) })),
+      ),
     );
     assert.ok(refusals.every((r) => r === 'ERR_KEY_NOT_BOUND'));
     await sleep(100);
-    const log = await d.dev.daemon.device.store.listAudit({ sources: ['integrated'], order: 'desc', limit: 200 });
-    const entries = log.filter((e) => e.businessType === 'use' && e.content === `sign;Key index number:${theirs.index}`);
+    const log = await d.dev.daemon.device.store.listAudit({
+      sources: ['integrated'],
+      order: 'desc',
+      limit: 200,
+    });
+    const entries = log.filter(
+      (e) => e.businessType === 'use' && e.content === `sign;Key index number:${theirs.index}`,
+    );
     assert.ok(entries.length >= 1 && entries.length <= 2, `${entries.length} entries`);
     assert.equal(entries[0]!.account, 'mine');
     assert.equal(entries[0]!.result, 'failure');
@@ -163,9 +180,9 @@ describe('key access', () => {
     probe.close();
     await probe.closed;
     await sleep(100);
-    const gone = (await d.dev.daemon.device.store.listAudit({ sources: ['integrated'], order: 'desc', limit: 5 })).find(
-      (e) => e.businessType === 'disconnect',
-    );
+    const gone = (
+      await d.dev.daemon.device.store.listAudit({ sources: ['integrated'], order: 'desc', limit: 5 })
+    ).find((e) => e.businessType === 'disconnect');
     assert.match(gone!.details, /requests 50; refused 50; 49 key refusals not logged separately/);
   });
 });

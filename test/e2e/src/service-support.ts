@@ -1,6 +1,6 @@
 import { Agent, request as httpsRequest } from 'node:https';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { AdminClient } from '@coffer/cli';
 import { openLicence } from '@coffer/core';
 import {
@@ -58,7 +58,10 @@ export class ServiceError extends Error {
 export class ServiceClient {
   readonly socket: TLSSocket;
   readonly #decoder = new FrameDecoder();
-  readonly #pending = new Map<number, { command: AnyCommand; resolve(v: unknown): void; reject(e: unknown): void }>();
+  readonly #pending = new Map<
+    number,
+    { command: AnyCommand; resolve(v: unknown): void; reject(e: unknown): void }
+  >();
   readonly #unsolicited: Frame[] = [];
   #waiters: ((frame: Frame) => void)[] = [];
   #nextId = 1;
@@ -187,7 +190,9 @@ export class ServiceClient {
 /** The code a connection was refused or cut with: waits for the server to close it. */
 export async function closedWith(client: ServiceClient, timeoutMs = 5000): Promise<string | null> {
   await Promise.race([client.closed, sleep(timeoutMs)]);
-  return client.socket.destroyed || client.socket.readableEnded ? (client.connectionError?.code ?? 'closed') : null;
+  return client.socket.destroyed || client.socket.readableEnded
+    ? (client.connectionError?.code ?? 'closed')
+    : null;
 }
 
 export interface RestReply {
@@ -288,7 +293,11 @@ export interface ServiceDevice {
   /** Adds the operator (if new), whitelists it for `whitelist` IPs (default 127.0.0.1) and downloads a licence. */
   licence(operator: string, opts?: { maxConnections?: number; whitelist?: string[] }): Promise<Licence>;
   /** Generates a key inside the device and binds it to `operators`. */
-  addKey(type: string, operators: string[], opts?: { usage?: string[]; validityDays?: number }): Promise<KeyView>;
+  addKey(
+    type: string,
+    operators: string[],
+    opts?: { usage?: string[]; validityDays?: number },
+  ): Promise<KeyView>;
   /** Imports a Coffer import list and binds every key to `operators`; returns the indexes in order. */
   importKeys(entries: Record<string, unknown>[], operators: string[]): Promise<number[]>;
   bind(index: number, operators: string[]): Promise<void>;
@@ -297,7 +306,10 @@ export interface ServiceDevice {
   close(): Promise<void>;
 }
 
-async function waitJob<R>(client: AdminClient, jobId: string): Promise<{ status: string; result: R; error: unknown }> {
+async function waitJob<R>(
+  client: AdminClient,
+  jobId: string,
+): Promise<{ status: string; result: R; error: unknown }> {
   for (;;) {
     const job = await client.get<{ status: string; result: R; error: unknown }>(`/api/jobs/${jobId}`);
     if (job.status !== 'running') return job;
@@ -367,12 +379,14 @@ export async function startServiceDevice(
           c1,
           started.jobId,
         );
-        if (job.status !== 'done') throw new Error(`import failed: ${JSON.stringify(job.error ?? job.result)}`);
+        if (job.status !== 'done')
+          throw new Error(`import failed: ${JSON.stringify(job.error ?? job.result)}`);
         const indexes = job.result.entries.map((e) => {
           if (e.index === null) throw new Error(`an entry was not imported: ${e.message}`);
           return e.index;
         });
-        if (ops.length > 0) for (const index of indexes) await c1.post(`/api/keys/${index}/bind`, { operators: ops });
+        if (ops.length > 0)
+          for (const index of indexes) await c1.post(`/api/keys/${index}/bind`, { operators: ops });
         return indexes;
       },
       async bind(index, ops) {

@@ -15,7 +15,13 @@ import {
   VERIFY_MAC,
   WRAP,
 } from '@coffer/protocol';
-import { type Licence, type ServiceClient, type ServiceDevice, type ServiceError, startServiceDevice } from './service-support.js';
+import {
+  type Licence,
+  type ServiceClient,
+  type ServiceDevice,
+  type ServiceError,
+  startServiceDevice,
+} from './service-support.js';
 import { ROOT } from './support.js';
 
 /*
@@ -47,9 +53,12 @@ function load(name: string): WGroup[] {
 
 /** Up to `n` cases spread evenly over the file (after `keep`), always with some invalid ones. */
 function sample(name: string, keep: (g: WGroup, t: WTest) => boolean = () => true, n = PER_FILE) {
-  const all = load(name).flatMap((group) => group.tests.filter((t) => keep(group, t)).map((t) => ({ group, t })));
+  const all = load(name).flatMap((group) =>
+    group.tests.filter((t) => keep(group, t)).map((t) => ({ group, t })),
+  );
   const picked = new Set<number>();
-  for (let i = 0; i < Math.min(n, all.length); i++) picked.add(Math.floor((i * all.length) / Math.min(n, all.length)));
+  for (let i = 0; i < Math.min(n, all.length); i++)
+    picked.add(Math.floor((i * all.length) / Math.min(n, all.length)));
   const invalid = all.map((c, i) => (c.t.result === 'invalid' ? i : -1)).filter((i) => i >= 0);
   for (const i of invalid.slice(0, 5)) picked.add(i);
   return [...picked].sort((a, b) => a - b).map((i) => all[i]!);
@@ -72,7 +81,9 @@ after(async () => {
 });
 
 /** Imports the distinct keys of `entries` (by `id`) and returns their indexes by id. */
-async function importKeys(entries: { id: string; entry: Record<string, unknown> }[]): Promise<Map<string, number>> {
+async function importKeys(
+  entries: { id: string; entry: Record<string, unknown> }[],
+): Promise<Map<string, number>> {
   const unique = [...new Map(entries.map((e) => [e.id, e.entry])).entries()];
   const indexes = await d.importKeys(
     unique.map(([, e]) => e),
@@ -151,7 +162,10 @@ describe('Wycheproof through the crypto service', () => {
         const key = keys.get(String(t['key']))!;
         const iv = hex(t['iv']);
         const dec = await outcome(c.request(DECRYPT, { key, mode: 'cbc', iv, data: hex(t['ct']) }));
-        expectOutcome(name, t, dec, (v) => v.plaintext.equals(hex(t['msg'])), ['ERR_CIPHERTEXT', 'ERR_CRYPTO_INPUT']);
+        expectOutcome(name, t, dec, (v) => v.plaintext.equals(hex(t['msg'])), [
+          'ERR_CIPHERTEXT',
+          'ERR_CRYPTO_INPUT',
+        ]);
         if (t.result === 'valid') {
           const enc = await c.request(ENCRYPT, { key, mode: 'cbc', iv, data: hex(t['msg']) });
           assert.deepEqual(enc.ciphertext, hex(t['ct']), label(name, t));
@@ -210,7 +224,10 @@ describe('Wycheproof through the crypto service', () => {
         cases.map(async ({ t }) => {
           const key = keys.get(String(t['key']))!;
           const got = await outcome(c.request(UNWRAP, { key, algorithm, wrapped: hex(t['ct']) }));
-          expectOutcome(name, t, got, (v) => v.keyMaterial.equals(hex(t['msg'])), ['ERR_CIPHERTEXT', 'ERR_CRYPTO_INPUT']);
+          expectOutcome(name, t, got, (v) => v.keyMaterial.equals(hex(t['msg'])), [
+            'ERR_CIPHERTEXT',
+            'ERR_CRYPTO_INPUT',
+          ]);
           if (t.result === 'valid') {
             const wrapped = await c.request(WRAP, { key, algorithm, keyMaterial: hex(t['msg']) });
             assert.deepEqual(wrapped.wrapped, hex(t['ct']), label(name, t));
@@ -248,7 +265,10 @@ describe('Wycheproof through the crypto service', () => {
         raw.subarray(-32).copy(d32, 32 - Math.min(32, raw.length));
         const key = keys.get(d32.toString('hex'))!;
         const got = await outcome(c.request(DERIVE, { key, publicKey: hex(t['public']) }));
-        expectOutcome(name, t, got, (v) => v.secret.equals(hex(t['shared'])), ['ERR_CRYPTO_INPUT', 'ERR_ALGORITHM']);
+        expectOutcome(name, t, got, (v) => v.secret.equals(hex(t['shared'])), [
+          'ERR_CRYPTO_INPUT',
+          'ERR_ALGORITHM',
+        ]);
       }),
     );
   });
@@ -312,7 +332,10 @@ describe('Wycheproof through the crypto service', () => {
               ...(algorithm === 'rsa-pkcs1' || !t['label'] ? {} : { label: hex(t['label']) }),
             }),
           );
-          expectOutcome(name, t, got, (v) => v.plaintext.equals(hex(t['msg'])), ['ERR_CIPHERTEXT', 'ERR_CRYPTO_INPUT']);
+          expectOutcome(name, t, got, (v) => v.plaintext.equals(hex(t['msg'])), [
+            'ERR_CIPHERTEXT',
+            'ERR_CRYPTO_INPUT',
+          ]);
         }),
       );
     });
@@ -322,12 +345,22 @@ describe('Wycheproof through the crypto service', () => {
     const name = 'sm4_gcm_test.json';
     const cases = sample(name, (g) => g['ivSize'] === 96, 10);
     const keys = await importKeys(
-      cases.map(({ t }) => ({ id: String(t['key']), entry: { hex: t['key'], type: 'SM4', usage: ['encrypt', 'decrypt'] } })),
+      cases.map(({ t }) => ({
+        id: String(t['key']),
+        entry: { hex: t['key'], type: 'SM4', usage: ['encrypt', 'decrypt'] },
+      })),
     );
     for (const { t } of cases) {
       const key = keys.get(String(t['key']))!;
       const got = await outcome(
-        c.request(DECRYPT, { key, mode: 'gcm', iv: hex(t['iv']), aad: hex(t['aad']), tag: hex(t['tag']), data: hex(t['ct']) }),
+        c.request(DECRYPT, {
+          key,
+          mode: 'gcm',
+          iv: hex(t['iv']),
+          aad: hex(t['aad']),
+          tag: hex(t['tag']),
+          data: hex(t['ct']),
+        }),
       );
       counted[name] = (counted[name] ?? 0) + 1;
       if (!got.ok && got.code === 'ERR_ALGORITHM') continue; // OpenSSL < 3.2

@@ -1,6 +1,5 @@
 import { join, resolve } from 'node:path';
 import { AuditLog } from '@coffer/core';
-import { openSqliteStore } from '@coffer/server';
 import type { Command } from 'commander';
 import type { Printer } from '../output.js';
 
@@ -13,7 +12,10 @@ export function registerAudit(program: Command, print: Printer): void {
     .option('--data <dir>', 'data directory', './data')
     .option('--json', 'machine-readable output')
     .action(async (o: { data: string; json?: boolean }) => {
-      const store = await openSqliteStore(join(resolve(o.data), 'coffer.sqlite'), { readonly: true });
+      const store = await (await import('@coffer/server')).openSqliteStore(
+        join(resolve(o.data), 'coffer.sqlite'),
+        { readonly: true },
+      );
       try {
         const result = await new AuditLog(store, () => new Date()).verify();
         if (o.json || print.json) process.stdout.write(`${JSON.stringify(result)}\n`);

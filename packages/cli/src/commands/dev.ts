@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DeviceStatus } from '@coffer/core';
-import { startDaemon } from '@coffer/server';
 import type { Command } from 'commander';
 import { readCard, writeCard } from '../locate.js';
 import { PanelClient } from '../panel-client.js';
@@ -127,7 +126,7 @@ export function registerDev(program: Command): void {
       const cardsDir = join(dataDir, 'cards');
       mkdirSync(cardsDir, { recursive: true, mode: 0o700 });
       let shutdown: () => void = () => undefined;
-      const daemon = await startDaemon({
+      const daemon = await (await import('@coffer/server')).startDaemon({
         dataDir,
         panelPort: Number(o.panelPort),
         onShutdown: () => shutdown(),

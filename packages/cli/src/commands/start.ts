@@ -1,4 +1,3 @@
-import { startDaemon } from '@coffer/server';
 import type { Command } from 'commander';
 import { formatStatus } from './status.js';
 
@@ -25,7 +24,7 @@ export function registerStart(program: Command): void {
     .option('--panel-port <port>', 'front-panel port (0: any free port)', '7010')
     .action(async (o: { data: string; panelPort: string }) => {
       let shutdown: () => void = () => undefined;
-      const daemon = await startDaemon({
+      const daemon = await (await import('@coffer/server')).startDaemon({
         dataDir: o.data,
         panelPort: Number(o.panelPort),
         onShutdown: () => shutdown(),

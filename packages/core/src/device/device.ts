@@ -298,6 +298,21 @@ export class Device {
     );
   }
 
+  /**
+   * The device CA (certificate and PKCS#8 key) for issuing TLS and licence certificates. The domain
+   * record's MAC is checked first, so an edited CA certificate is refused, not used.
+   * @throws ERR_STATE_* unless READY or SERVING; ERR_INTEGRITY; ERR_DECRYPT
+   */
+  async deviceCa(): Promise<{ certPem: string; keyPkcs8: Buffer }> {
+    const keyring = this.keyring();
+    const domain = await this.store.getDomain();
+    if (!domain || !verifyMac(keyring.integrity, 'domain', domainMacFields(domain), domain.mac)) {
+      throw new CofferError('ERR_INTEGRITY', 'The device CA record failed its integrity check.');
+    }
+    const keyPkcs8 = openRecord(keyring.kek, domain.caKeySealed, { table: 'domain', id: 'ca', version: 1 });
+    return { certPem: domain.caCertPem, keyPkcs8 };
+  }
+
   /** The keyring, for later surfaces; refused unless READY or SERVING. */
   keyring(): Keyring {
     return this.#require('READY', 'SERVING').keyring;

@@ -15,9 +15,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ManagementListener, type ManagementListenerOptions } from '../management/management-listener.js';
 import { buildPanelApp } from '../panel/panel-app.js';
+import { servePanelFiles } from '../panel/panel-files.js';
 import { ServiceEvents } from '../service/service-events.js';
 import { CryptoServiceListener, type CryptoServiceListenerOptions } from '../service/service-listener.js';
-import { servePanelFiles } from '../panel/panel-files.js';
 import { openSqliteStore } from '../store/sqlite-store.js';
 import { makeDeviceCa } from './device-ca.js';
 import { loadOrCreateIdentity } from './device-identity.js';
@@ -165,7 +165,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     minCardKdfIterations: weak ? 1_000 : CARD_KDF_ITERATIONS,
     log,
     makeCa: makeDeviceCa,
-    listeners: [...(management ? [management] : []), ...(crypto ? [crypto] : []), ...(options.listeners ?? [])],
+    listeners: [
+      ...(management ? [management] : []),
+      ...(crypto ? [crypto] : []),
+      ...(options.listeners ?? []),
+    ],
     onShutdown: options.onShutdown,
   });
   runningLog.useClock(() => device.clock.now());

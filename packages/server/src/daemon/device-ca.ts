@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { createHash, webcrypto } from 'node:crypto';
-import { CofferError, type Device, openRecord } from '@coffer/core';
+import { CofferError, type Device } from '@coffer/core';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -75,11 +75,7 @@ export interface IssueOptions {
  * @throws ERR_STATE_* unless READY or SERVING; ERR_STATE_UNINITIALISED without a domain; ERR_DECRYPT.
  */
 export async function loadDeviceCa(device: Device): Promise<DeviceCaMaterial> {
-  const keyring = device.keyring();
-  const domain = await device.store.getDomain();
-  if (!domain) throw new CofferError('ERR_STATE_UNINITIALISED', 'The device is not initialised.');
-  const keyPkcs8 = openRecord(keyring.kek, domain.caKeySealed, { table: 'domain', id: 'ca', version: 1 });
-  return { certPem: domain.caCertPem, keyPkcs8 };
+  return device.deviceCa();
 }
 
 function randomSerial(): string {

@@ -66,14 +66,19 @@ export async function checkLicence(
   const want = licence ? Buffer.from(licence.certFingerprint, 'hex') : Buffer.alloc(0);
   const got = Buffer.from(presented.fingerprint.toLowerCase(), 'hex');
   if (!licence || want.length !== 32 || got.length !== 32 || !timingSafeEqual(want, got)) {
-    return { ok: false, code: 'ERR_LICENCE_UNKNOWN', message: 'No licence of this device has this certificate.' };
+    return {
+      ok: false,
+      code: 'ERR_LICENCE_UNKNOWN',
+      message: 'No licence of this device has this certificate.',
+    };
   }
   const operator = licence.operator;
   if (!licenceIntact(keyring, licence)) {
     return {
       ok: false,
       code: 'ERR_INTEGRITY',
-      message: 'The stored licence record fails its integrity check; the System Manager must issue a new licence.',
+      message:
+        'The stored licence record fails its integrity check; the System Manager must issue a new licence.',
       operator,
     };
   }

@@ -44,7 +44,12 @@ export class BinaryConnection {
   #paused = false;
   #closing = false;
 
-  constructor(socket: Socket, session: ServiceSession, dispatcher: Dispatcher, opts: BinaryConnectionOptions) {
+  constructor(
+    socket: Socket,
+    session: ServiceSession,
+    dispatcher: Dispatcher,
+    opts: BinaryConnectionOptions,
+  ) {
     this.#socket = socket;
     this.#session = session;
     this.#dispatcher = dispatcher;
@@ -174,9 +179,10 @@ export class BinaryConnection {
       try {
         bytes = encodeResponse(command, frame.requestId, response, this.#opts.maxFrameBytes);
       } catch (encodeFailure) {
-        const e = isProtocolError(encodeFailure) && encodeFailure.code === 'ERR_FRAME_TOO_LARGE'
-          ? wireError(encodeFailure)
-          : { code: 'ERR_INTERNAL', message: 'The device could not encode its answer.' };
+        const e =
+          isProtocolError(encodeFailure) && encodeFailure.code === 'ERR_FRAME_TOO_LARGE'
+            ? wireError(encodeFailure)
+            : { code: 'ERR_INTERNAL', message: 'The device could not encode its answer.' };
         bytes = encodeError(frame.command, frame.requestId, e, this.#opts.maxFrameBytes);
       }
     } else {

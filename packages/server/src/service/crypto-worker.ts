@@ -32,7 +32,11 @@ function load(ref: WorkerKeyRef): OperationKey | null {
   const held = keys.get(ref.id);
   if (held) return held;
   if (!ref.material) return null;
-  const bytes = Buffer.from(ref.material.bytes.buffer, ref.material.bytes.byteOffset, ref.material.bytes.byteLength);
+  const bytes = Buffer.from(
+    ref.material.bytes.buffer,
+    ref.material.bytes.byteOffset,
+    ref.material.bytes.byteLength,
+  );
   try {
     const key: OperationKey =
       ref.material.kind === 'secret'

@@ -134,17 +134,22 @@ export class Dispatcher {
       case 'list-keys':
         return this.#listKeys(session, request.request.offset ?? 0, request.request.limit ?? 100);
       case 'key-info':
-        return this.#then(this.#opts.keys.resolve(session.operator, request.request.key, { usage: [], status: 'any' }), (key) =>
-          this.#opts.keys.infoOf(key),
+        return this.#then(
+          this.#opts.keys.resolve(session.operator, request.request.key, { usage: [], status: 'any' }),
+          (key) => this.#opts.keys.infoOf(key),
         );
       case 'public-key':
         return this.#then(
           this.#opts.keys.resolve(session.operator, request.request.key, { usage: [], status: 'usable' }),
           (key) => {
             if (!key.record.publicKey) {
-              throw new CofferError('ERR_ALGORITHM', `Key ${key.index} is a secret key; it has no public key.`, {
-                field: 'key',
-              });
+              throw new CofferError(
+                'ERR_ALGORITHM',
+                `Key ${key.index} is a secret key; it has no public key.`,
+                {
+                  field: 'key',
+                },
+              );
             }
             return { publicKey: key.record.publicKey };
           },
@@ -193,13 +198,20 @@ export class Dispatcher {
       case 'verify-mac':
       case 'encrypt':
       case 'decrypt':
-        return request.request.data.length + ((request.request as { aad?: Buffer }).aad?.length ?? 0) <= this.#inlineMax;
+        return (
+          request.request.data.length + ((request.request as { aad?: Buffer }).aad?.length ?? 0) <=
+          this.#inlineMax
+        );
       default:
         return false;
     }
   }
 
-  async #listKeys(session: ServiceSession, offset: number, limit: number): Promise<ServiceResponseOf<'list-keys'>> {
+  async #listKeys(
+    session: ServiceSession,
+    offset: number,
+    limit: number,
+  ): Promise<ServiceResponseOf<'list-keys'>> {
     const keys = await this.#opts.keys.boundKeys(session.operator);
     return {
       total: keys.length,
@@ -224,7 +236,9 @@ export class Dispatcher {
           return { error: item.error };
         }
         try {
-          return { response: await this.execute(session, { command, request: item.request } as ServiceRequest) };
+          return {
+            response: await this.execute(session, { command, request: item.request } as ServiceRequest),
+          };
         } catch (error) {
           return { error: wireError(error) };
         }

@@ -33,7 +33,8 @@ function valueSchema(field: FieldInfo, direction: 'request' | 'response'): JsonS
         t.max === U32_MAX
           ? {}
           : { maxLength: base64Length(t.max), ...(t.min > 0 ? { minLength: base64Length(t.min) } : {}) };
-      const sizes = t.max === U32_MAX ? '' : t.min === t.max ? ` (${t.min} bytes)` : ` (${t.min}–${t.max} bytes)`;
+      const sizes =
+        t.max === U32_MAX ? '' : t.min === t.max ? ` (${t.min} bytes)` : ` (${t.min}–${t.max} bytes)`;
       return {
         type: 'string',
         // ajv-formats' `byte`: canonical base64 (whole 4-character groups, padded).
@@ -62,7 +63,8 @@ export function objectSchema(codec: StructCodec<unknown>, direction: 'request' |
     const value = valueSchema(f, direction);
     properties[f.name] =
       f.presence === 'repeated' ? { type: 'array', items: value, maxItems: f.maxCount } : value;
-    if (f.presence === 'required' || (f.presence === 'repeated' && direction === 'response')) required.push(f.name);
+    if (f.presence === 'required' || (f.presence === 'repeated' && direction === 'response'))
+      required.push(f.name);
   }
   return {
     type: 'object',
@@ -141,7 +143,8 @@ export function toJson(codec: StructCodec<unknown>, value: unknown): Record<stri
   for (const f of codec.fields) {
     const v = input[f.name];
     if (v === undefined) continue;
-    out[f.name] = f.presence === 'repeated' ? (v as unknown[]).map((x) => toJsonValue(f, x)) : toJsonValue(f, v);
+    out[f.name] =
+      f.presence === 'repeated' ? (v as unknown[]).map((x) => toJsonValue(f, x)) : toJsonValue(f, v);
   }
   return out;
 }

@@ -258,18 +258,21 @@ export class KeyAccess {
     };
   }
 
-  /** Forgets the entries of `indexes` (all when null): the next request re-reads them. */
+  /**
+   * Marks the entries of `indexes` (all when null) stale: the next request re-reads record and
+   * bindings. The opened material is kept for that re-read and let go only if it changed.
+   */
   invalidate(indexes: readonly number[] | null): void {
     this.#generation += 1;
+    const stale = (index: number, entry: Entry) =>
+      this.#entries.set(index, { key: entry.key, readAt: Number.NEGATIVE_INFINITY });
     if (indexes === null) {
-      for (const e of this.#entries.values()) e.key && this.#opts.forget?.(e.key.id);
-      this.#entries.clear();
+      for (const [index, entry] of this.#entries) stale(index, entry);
       return;
     }
     for (const index of indexes) {
-      const key = this.#entries.get(index)?.key;
-      if (key) this.#opts.forget?.(key.id);
-      this.#entries.delete(index);
+      const entry = this.#entries.get(index);
+      if (entry) stale(index, entry);
     }
   }
 

@@ -42,7 +42,10 @@ export type OperationKey =
     };
 
 /** The operations this module runs (the others are the dispatcher's: ping, info, keys). */
-export type CryptoCommandName = Exclude<SingleCommandName, 'ping' | 'info' | 'list-keys' | 'key-info' | 'public-key'>;
+export type CryptoCommandName = Exclude<
+  SingleCommandName,
+  'ping' | 'info' | 'list-keys' | 'key-info' | 'public-key'
+>;
 export type CryptoRequest = Extract<ServiceRequest, { command: CryptoCommandName }>;
 
 export function isCryptoCommand(request: ServiceRequest): request is CryptoRequest {
@@ -136,7 +139,8 @@ export function assertAlgorithmFits(request: ServiceRequest, key: { type: string
     case 'generate-data-key':
     case 'wrap':
     case 'unwrap':
-      if (WRAP_FAMILY[request.request.algorithm] !== key.family) refuseFit(request.request.algorithm, key.type);
+      if (WRAP_FAMILY[request.request.algorithm] !== key.family)
+        refuseFit(request.request.algorithm, key.type);
       return;
     case 'sign':
     case 'verify':

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { CofferError } from '@coffer/core';
+import type { StructCodec } from '@coffer/protocol';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
-import type { StructCodec } from '@coffer/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { installErrorHandling } from '../http/error-handler.js';
 import { ErrorBody } from '../management/management-schemas.js';
@@ -84,6 +84,9 @@ function validatorFactory() {
   };
 }
 
+/** Every refusal: `{ error: { code, message, details } }` (one shared schema). */
+const ERROR_REF = { $ref: 'ErrorBody#' } as const;
+
 const BatchResultJson = {
   type: 'object',
   additionalProperties: false,
@@ -133,7 +136,10 @@ export async function buildServiceRestApp(opts: ServiceRestAppOptions): Promise<
     (request as unknown as { session: ServiceSession }).session = session;
   });
 
+  app.addSchema({ ...ErrorBody, $id: 'ErrorBody' });
   await app.register(swagger, {
+    // Shared schemas by their own names in components.schemas (not def-0, def-1…).
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json['$id'] ?? `def-${i}`) },
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -163,11 +169,12 @@ export async function buildServiceRestApp(opts: ServiceRestAppOptions): Promise<
       tags: [tagOf(route.command)],
       response: {
         200: { ...objectSchema(codec.response, 'response'), title: `${pascal(route.command)}Response` },
-        '4xx': ErrorBody,
-        '5xx': ErrorBody,
+        '4xx': ERROR_REF,
+        '5xx': ERROR_REF,
       },
     };
-    if (route.method === 'POST') schema['body'] = { ...requestSchema, title: `${pascal(route.command)}Request` };
+    if (route.method === 'POST')
+      schema['body'] = { ...requestSchema, title: `${pascal(route.command)}Request` };
     else if (hasKeyParam) schema['params'] = requestSchema;
     else if (Object.keys((requestSchema['properties'] as object) ?? {}).length > 0)
       schema['querystring'] = requestSchema;
@@ -235,8 +242,8 @@ export async function buildServiceRestApp(opts: ServiceRestAppOptions): Promise<
               },
               required: ['results'],
             },
-            '4xx': ErrorBody,
-            '5xx': ErrorBody,
+            '4xx': ERROR_REF,
+            '5xx': ERROR_REF,
           },
         },
       },

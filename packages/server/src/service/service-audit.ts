@@ -75,7 +75,9 @@ export class ServiceAudit {
     }
     if (this.#windows.size >= MAX_WINDOWS) this.#windows.clear();
     this.#windows.set(kind, { at: now, suppressed: 0 });
-    const more = last?.suppressed ? `; ${last.suppressed} more like it since ${new Date(last.at).toISOString()}` : '';
+    const more = last?.suppressed
+      ? `; ${last.suppressed} more like it since ${new Date(last.at).toISOString()}`
+      : '';
     this.recordLater({ ...draft, details: `${draft.details ?? ''}${more}` });
     return true;
   }

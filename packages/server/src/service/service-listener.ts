@@ -1,9 +1,8 @@
 import { constants, createHash, createPrivateKey } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import {
-  CofferError,
   type Device,
   type ErrorCode,
   isCofferError,
@@ -154,9 +153,7 @@ export class CryptoServiceListener implements ServiceListener {
 
   async start(address: { ip: string; port: number }, device: Device): Promise<{ port: number }> {
     if (this.#run) throw new Error('the crypto service listener is already started');
-    const domain = await device.store.getDomain();
-    if (!domain) throw new CofferError('ERR_STATE_UNINITIALISED', 'The device is not initialised.');
-    const tls = await this.#serverCertificate(device, address.ip);
+    const { caPem, ...tls } = await this.#serverCertificate(device, address.ip);
     const info = await device.deviceInfo().catch(() => null);
     const server = `coffer/${info?.softwareVersion ?? '0.0.0'}`;
     const log = this.#opts.log;
@@ -178,7 +175,10 @@ export class CryptoServiceListener implements ServiceListener {
       ...(this.#opts.keyTtlMs !== undefined ? { ttlMs: this.#opts.keyTtlMs } : {}),
       forget: (id) => pool.forget(id),
       onBrokenBinding: (index, operator) =>
-        log?.error({ index, operator }, 'crypto service: a key binding fails its integrity check; it is ignored'),
+        log?.error(
+          { index, operator },
+          'crypto service: a key binding fails its integrity check; it is ignored',
+        ),
     });
     const audit = new ServiceAudit({ audit: () => device.auditLog, log });
     const dispatcher = new Dispatcher({
@@ -230,7 +230,7 @@ export class CryptoServiceListener implements ServiceListener {
 
     const tlsServer = createTlsServer({
       ...tls,
-      ca: [domain.caCertPem],
+      ca: [caPem],
       requestCert: true,
       // Verified here, then checked on `secureConnection`, so that a refusal can say why.
       rejectUnauthorized: false,
@@ -307,7 +307,11 @@ export class CryptoServiceListener implements ServiceListener {
     return { port };
   }
 
-  async #serverCertificate(device: Device, ip: string): Promise<{ key: string; cert: string }> {
+  /** A fresh TLS certificate from the device CA, and the CA certificate clients are checked against. */
+  async #serverCertificate(
+    device: Device,
+    ip: string,
+  ): Promise<{ key: string; cert: string; caPem: string }> {
     const ca = await loadDeviceCa(device);
     try {
       const issued = await issueServerCertificate(ca, {
@@ -318,7 +322,11 @@ export class CryptoServiceListener implements ServiceListener {
       });
       const key = createPrivateKey({ key: issued.keyPkcs8, format: 'der', type: 'pkcs8' });
       issued.keyPkcs8.fill(0);
-      return { key: key.export({ format: 'pem', type: 'pkcs8' }) as string, cert: issued.certPem };
+      return {
+        key: key.export({ format: 'pem', type: 'pkcs8' }) as string,
+        cert: issued.certPem,
+        caPem: ca.certPem,
+      };
     } finally {
       ca.keyPkcs8.fill(0);
     }
@@ -392,7 +400,8 @@ export class CryptoServiceListener implements ServiceListener {
     socket.once('close', () => {
       run.sessions.delete(session.id);
       mine.delete(session);
-      if (mine.size === 0 && run.byOperator.get(session.operator) === mine) run.byOperator.delete(session.operator);
+      if (mine.size === 0 && run.byOperator.get(session.operator) === mine)
+        run.byOperator.delete(session.operator);
       if (admittedAt) this.#recordDisconnect(run, session);
     });
     try {
@@ -449,7 +458,10 @@ export class CryptoServiceListener implements ServiceListener {
       content: `Connect refused;${decision.code}`,
       details: decision.message,
     });
-    this.#opts.log?.warn({ ip, operator: account, code: decision.code }, 'crypto service: connection refused');
+    this.#opts.log?.warn(
+      { ip, operator: account, code: decision.code },
+      'crypto service: connection refused',
+    );
     const reason = { code: decision.code, message: decision.message };
     endWithFrame(
       socket,
@@ -551,7 +563,7 @@ export class CryptoServiceListener implements ServiceListener {
 
 function presentedCertificate(socket: TLSSocket): PresentedCertificate {
   const cert = socket.getPeerCertificate();
-  if (!cert || !cert.raw) return { authorized: false };
+  if (!cert?.raw) return { authorized: false };
   return {
     authorized: socket.authorized,
     ...(socket.authorizationError ? { authorizationError: String(socket.authorizationError) } : {}),

@@ -66,7 +66,9 @@ export function detachBytes<T>(value: T): T {
 /** Turns the plain `Uint8Array`s a message arrives with back into Buffers (views, no copy). */
 export function asBuffers<T>(value: T): T {
   if (value instanceof Uint8Array) {
-    return (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)) as T;
+    return (
+      Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+    ) as T;
   }
   if (Array.isArray(value)) return value.map(asBuffers) as T;
   if (value && typeof value === 'object') {

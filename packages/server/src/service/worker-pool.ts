@@ -34,6 +34,7 @@ export interface WorkerPoolOptions {
 interface Pending {
   readonly job: WorkerJob;
   readonly key: PoolKey | null;
+  readonly cost: number;
   readonly resolve: (response: Record<string, unknown>) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -42,6 +43,8 @@ interface Slot {
   worker: Worker;
   /** Jobs posted or waiting to be posted and not yet answered. */
   readonly pending: Map<number, Pending>;
+  /** Their estimated cost in microseconds of CPU (see `estimateCost`). */
+  pendingCost: number;
   readonly keys: Set<string>;
   outbox: WorkerJob[];
   flushScheduled: boolean;
@@ -57,9 +60,9 @@ const SCRIPT = new URL('./crypto-worker.js', import.meta.url);
  * ECDSA, SM2, Ed25519 signatures, RSA and SM2 decryption, ECDH), SM2 and other public-key work, and
  * symmetric work on large inputs. One worker per core by default, so that with the main thread (TLS,
  * framing, small symmetric operations) every core is used. Each job goes to the worker with the
- * fewest jobs outstanding (preferring one that already holds the key), so a slow RSA-4096
- * signature occupies one worker while quick jobs flow through the others; jobs posted in one tick
- * travel in one message. Key material goes to a worker once (PKCS#8 or the raw secret) and is
+ * least work outstanding, by an estimate of each job's cost (preferring one that already holds the
+ * key), so a slow RSA-4096 signature occupies one worker while quick jobs flow through the others;
+ * jobs posted in one tick travel in one message. Key material goes to a worker once (PKCS#8 or the raw secret) and is
  * cached there as a `KeyObject` until `forget` or `close`.
  */
 export class WorkerPool {
@@ -98,6 +101,7 @@ export class WorkerPool {
     const slot: Slot = {
       worker,
       pending: new Map(),
+      pendingCost: 0,
       keys: new Set(),
       outbox: [],
       flushScheduled: false,
@@ -128,6 +132,7 @@ export class WorkerPool {
     const failed = new CofferError('ERR_INTERNAL', 'A crypto worker of the device failed; try again.');
     for (const p of slot.pending.values()) p.reject(failed);
     slot.pending.clear();
+    slot.pendingCost = 0;
     void slot.worker.terminate().catch(() => undefined);
     // A worker that never came up (a broken install) is not restarted in a loop.
     if (slot.online) this.#slots[at] = this.#spawn();
@@ -143,15 +148,21 @@ export class WorkerPool {
     if (this.#closed) {
       return Promise.reject(new CofferError('ERR_SERVICE_STOPPED', 'The crypto service has stopped.'));
     }
+    const cost = estimateCost(request, key);
     const slot = this.#pick(key);
     if (!slot) {
       return Promise.reject(new CofferError('ERR_INTERNAL', 'The device has no working crypto worker.'));
     }
     const id = this.#nextId++;
     if (this.#nextId > 0x3fff_ffff) this.#nextId = 1;
-    const job: WorkerJob = { id, request: detachBytes(request), ...(key ? { key: this.#keyRef(slot, key) } : {}) };
+    const job: WorkerJob = {
+      id,
+      request: detachBytes(request),
+      ...(key ? { key: this.#keyRef(slot, key) } : {}),
+    };
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { job, key, resolve, reject });
+      slot.pending.set(id, { job, key, cost, resolve, reject });
+      slot.pendingCost += cost;
       this.#post(slot, job);
     });
   }
@@ -170,8 +181,8 @@ export class WorkerPool {
         best = slot;
         continue;
       }
-      const load = slot.pending.size;
-      const bestLoad = best.pending.size;
+      const load = slot.pendingCost;
+      const bestLoad = best.pendingCost;
       if (load < bestLoad || (load === bestLoad && key && slot.keys.has(key.id) && !best.keys.has(key.id))) {
         best = slot;
       }
@@ -207,11 +218,15 @@ export class WorkerPool {
           this.#post(slot, job);
         } else {
           slot.pending.delete(result.id);
-          pending.reject(new CofferError('ERR_INTERNAL', 'A crypto worker asked for a key it was not given.'));
+          slot.pendingCost -= pending.cost;
+          pending.reject(
+            new CofferError('ERR_INTERNAL', 'A crypto worker asked for a key it was not given.'),
+          );
         }
         continue;
       }
       slot.pending.delete(result.id);
+      slot.pendingCost -= pending.cost;
       this.#completed += 1;
       if (result.ok) {
         pending.resolve(asBuffers(result.response));
@@ -238,11 +253,54 @@ export class WorkerPool {
       this.#slots.map(async (slot) => {
         for (const p of slot.pending.values()) p.reject(stopped);
         slot.pending.clear();
+        slot.pendingCost = 0;
         slot.keys.clear();
         for (const job of slot.outbox) job.key?.material?.bytes.fill(0);
         slot.outbox = [];
         await slot.worker.terminate().catch(() => undefined);
       }),
     );
+  }
+}
+
+/** Rough CPU cost of a private-key operation on this kind of key, in microseconds (measured on the reference machine). */
+const PRIVATE_COST: Record<string, number> = {
+  'RSA-1024': 80,
+  'RSA-2048': 300,
+  'RSA-3072': 1200,
+  'RSA-4096': 4000,
+  'EC-P256': 50,
+  'EC-P384': 350,
+  SM2: 450,
+  Ed25519: 60,
+};
+
+/**
+ * What a job will cost a worker, roughly, in microseconds: enough to keep slow jobs (RSA-4096, SM2
+ * in JavaScript, digests signed with noble) from queueing quick ones behind them. Not a promise.
+ */
+export function estimateCost(request: CryptoRequest, key: Pick<PoolKey, 'type'> | null): number {
+  const r = request.request as { data?: Uint8Array; prehashed?: boolean; algorithm?: string };
+  const bytes = r.data?.length ?? 0;
+  const type = key?.type ?? '';
+  const sm2 = type === 'SM2' || r.algorithm === 'sm2' || r.algorithm === 'sm2-sm3';
+  switch (request.command) {
+    case 'sign':
+      return (PRIVATE_COST[type] ?? 300) * (r.prehashed && type.startsWith('EC-') ? 15 : 1) + bytes / 500;
+    case 'asym-decrypt':
+    case 'unwrap':
+      return sm2 ? 3000 : (PRIVATE_COST[type] ?? 300);
+    case 'derive':
+      return 150;
+    case 'verify':
+      return (sm2 ? 2500 : r.prehashed && r.algorithm?.startsWith('ecdsa') ? 3000 : 150) + bytes / 500;
+    case 'asym-encrypt':
+    case 'wrap':
+    case 'generate-data-key':
+      return sm2 ? 3700 : 50;
+    case 'sm2-digest':
+      return 100 + bytes / 500;
+    default:
+      return 10 + bytes / 1000;
   }
 }

@@ -18,6 +18,7 @@ import {
   showRefusal,
   showTime,
   table,
+  timeBound,
   words,
 } from './ui.js';
 
@@ -57,8 +58,8 @@ function logPage(log: 'manager' | 'operator'): PageDef {
     role: 'audit-manager',
     async render(ctx: PageContext) {
       const { message, body } = frame(ctx, id, title);
-      const from = input('q-from', { type: 'date', 'data-field': 'from' });
-      const to = input('q-to', { type: 'date', 'data-field': 'to' });
+      const from = input('q-from', { type: 'datetime-local', 'data-field': 'from' });
+      const to = input('q-to', { type: 'datetime-local', 'data-field': 'to' });
       const format = select('export-format', [
         ['csv', 'CSV'],
         ['json', 'JSON'],
@@ -69,8 +70,8 @@ function logPage(log: 'manager' | 'operator'): PageDef {
       let size = pageSize;
       let current: ReturnType<typeof table<AuditEntry>> | null = null;
       const range = () => ({
-        ...(from.value ? { from: from.value } : {}),
-        ...(to.value ? { to: to.value } : {}),
+        ...(from.value ? { from: timeBound(from, 'from') } : {}),
+        ...(to.value ? { to: timeBound(to, 'to') } : {}),
       });
       const queryForm = h(
         'div',
@@ -281,7 +282,14 @@ export const logSettingsPage: PageDef = {
   },
 };
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 /** A running-log line (pino JSON) as a person reads it: time, level, message, then the other fields. */
 function readableLine(line: string): string {
@@ -335,7 +343,8 @@ export const runningLogPage: PageDef = {
                   { lines: 200 },
                 );
                 viewer.textContent =
-                  (tail.truncated ? '… (earlier lines not shown)\n' : '') + tail.lines.map(readableLine).join('\n');
+                  (tail.truncated ? '… (earlier lines not shown)\n' : '') +
+                  tail.lines.map(readableLine).join('\n');
               } catch (e) {
                 message.show('error', words(e));
               }

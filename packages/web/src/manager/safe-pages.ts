@@ -19,6 +19,7 @@ import {
   select,
   showTime,
   table,
+  timeBound,
   words,
 } from './ui.js';
 
@@ -88,8 +89,8 @@ function keysPage(keyClass: KeyClass): PageDef {
     role: 'safe-manager',
     async render(ctx: PageContext) {
       const { message, body } = frame(ctx, id, title);
-      const from = input('q-from', { type: 'date', 'data-field': 'from' });
-      const to = input('q-to', { type: 'date', 'data-field': 'to' });
+      const from = input('q-from', { type: 'datetime-local', 'data-field': 'from' });
+      const to = input('q-to', { type: 'datetime-local', 'data-field': 'to' });
       const status = select('q-status', [
         ['', 'All'],
         ['normal', 'Normal'],
@@ -101,8 +102,8 @@ function keysPage(keyClass: KeyClass): PageDef {
       let current: ReturnType<typeof table<KeyView>> | null = null;
       const query = () => ({
         class: keyClass,
-        ...(from.value ? { from: from.value } : {}),
-        ...(to.value ? { to: to.value } : {}),
+        ...(from.value ? { from: timeBound(from, 'from') } : {}),
+        ...(to.value ? { to: timeBound(to, 'to') } : {}),
         ...(status.value ? { status: status.value } : {}),
       });
       const tableHost = h('div', {});
@@ -327,6 +328,14 @@ function keysPage(keyClass: KeyClass): PageDef {
           'data-field': 'validityDays',
         });
         const description = input('key-description', { maxlength: 256, 'data-field': 'description' });
+        const count = input('key-count', {
+          type: 'number',
+          min: 1,
+          max: 10000,
+          value: 1,
+          'data-field': 'count',
+        });
+        const bar = progress('add-key-progress');
         const usageBox = h('div', { class: 'choices', id: 'key-usage', 'data-field': 'usage' });
         const drawUsage = () => {
           const t = types.find((x) => x.name === type.value);
@@ -345,10 +354,16 @@ function keysPage(keyClass: KeyClass): PageDef {
           'Add key',
           [
             field('Key type', type),
-            field('Index', index, 'empty: the next free index'),
+            field(
+              'How many',
+              count,
+              '1 to 10000; several keys are a job with progress, at the next free indexes',
+            ),
+            field('Index', index, 'empty: the next free index (one key only)'),
             field('Validity (days)', validity, '1 to 36500'),
             field('Description', description),
             field('Usage', usageBox),
+            bar,
           ],
           [
             {
@@ -366,7 +381,29 @@ function keysPage(keyClass: KeyClass): PageDef {
                   (b) => b.value,
                 );
                 if (usage.length === 0) ok = refuseField(d.body, 'key-usage', 'Choose at least one usage.');
+                const n = Number(count.value);
+                if (!Number.isInteger(n) || n < 1 || n > 10000)
+                  ok = refuseField(d.body, 'key-count', 'Give a whole number from 1 to 10000.');
+                else if (n > 1 && index.value)
+                  ok = refuseField(d.body, 'key-index', 'Leave the index empty to add several keys.');
                 if (!ok) return;
+                if (n > 1) {
+                  const started = await ctx.api.send<{ jobId: string; total: number }>(
+                    'POST',
+                    '/api/keys/batch',
+                    {
+                      type: type.value,
+                      count: n,
+                      validityDays: days,
+                      ...(description.value ? { description: description.value } : {}),
+                      usage,
+                    },
+                  );
+                  await followJob(ctx.api, started.jobId, bar);
+                  d.close();
+                  await load(`${n} ${type.value} keys added.`);
+                  return;
+                }
                 const key = await ctx.api.send<KeyView>('POST', '/api/keys', {
                   type: type.value,
                   ...(index.value ? { index: Number(index.value) } : {}),

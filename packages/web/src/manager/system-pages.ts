@@ -289,12 +289,18 @@ export const whitelistPage: PageDef = {
   role: 'system-manager',
   async render(ctx) {
     const { message, body } = frame(ctx, 'whitelist', 'White list management');
+    let page = 1;
+    let size = pageSize;
     const load = async (note?: string) => {
       try {
         const res = await ctx.api.get<{ entries: WhitelistEntry[] }>('/api/whitelist');
+        // The device answers the whole list (grouped by IP); it is paged here.
+        const total = res.entries.length;
+        page = Math.min(page, Math.max(1, Math.ceil(total / size)));
+        const shown = res.entries.slice((page - 1) * size, page * size);
         const t = table<WhitelistEntry>({
           id: 'whitelist-table',
-          rows: res.entries,
+          rows: shown,
           rowKey: (e) => e.ip,
           selectable: true,
           columns: [
@@ -373,13 +379,17 @@ export const whitelistPage: PageDef = {
           t.el,
           pager(
             {
-              page: 1,
-              size: Math.max(res.entries.length, 10),
-              from: res.entries.length ? 1 : 0,
-              to: res.entries.length,
-              total: res.entries.length,
+              page,
+              size,
+              from: shown.length ? (page - 1) * size + 1 : 0,
+              to: (page - 1) * size + shown.length,
+              total,
             },
-            () => {},
+            (p, n) => {
+              page = p;
+              size = n;
+              void load();
+            },
           ),
         );
         if (note) message.show('ok', note);

@@ -52,6 +52,17 @@ export function showTime(iso: string | null | undefined): string {
   return m ? `${m[1]} ${m[2]}` : iso;
 }
 
+/**
+ * A time-range bound from a `datetime-local` field, in the device's clock (UTC, as every time
+ * here is shown): the start of the minute for `from`, its last millisecond for `to` (inclusive).
+ */
+export function timeBound(field: HTMLInputElement, which: 'from' | 'to'): string | undefined {
+  const v = field.value;
+  if (!v) return undefined;
+  const minute = v.slice(0, 16);
+  return which === 'from' ? `${minute}:00Z` : `${minute}:59.999Z`;
+}
+
 /** Words for a refusal: the device's sentence and its code. */
 export function words(error: unknown): string {
   if (error instanceof ApiError) return `${error.message} (${error.code})`;
