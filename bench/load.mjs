@@ -90,6 +90,11 @@ class Recorder {
   }
 }
 
+/** CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles, so a phase's window can be cut out of the device's. */
+function monotonicUs() {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 function round(x) {
   return Math.round(x * 1000) / 1000;
 }
@@ -117,15 +122,18 @@ async function closedLoop(workers, seconds, warmup, fn) {
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  const windowStart = monotonicUs();
   measuring = true;
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   loopDelay.disable();
+  const windowUs = [windowStart, monotonicUs()];
   running = false;
   await Promise.all(loops);
   return {
+    windowUs,
     ...rec.summary(elapsed),
     clientCpu: round((cpu.user + cpu.system) / 1e6 / elapsed),
     clientLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
@@ -282,6 +290,7 @@ async function hold() {
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const start = performance.now();
+  const windowStart = monotonicUs();
   for (const hsm of clients) {
     const method = hsm[op.method].bind(hsm);
     const tick = async () => {
@@ -302,6 +311,7 @@ async function hold() {
   }
   await new Promise((r) => setTimeout(r, config.seconds * 1000));
   running = false;
+  const windowUs = [windowStart, monotonicUs()];
   for (const t of timers) clearInterval(t);
   const elapsed = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
@@ -310,6 +320,7 @@ async function hold() {
   await Promise.all(clients.map((c) => c.close({ force: true })));
   return {
     ...rec.summary(elapsed),
+    windowUs,
     connected: clients.length,
     connectFailures: failed,
     connectFailureCodes: failures,

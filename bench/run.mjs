@@ -10,7 +10,9 @@
 //                                         rest-ecdsa c5k; "rest" = every rest-* phase)
 //   options: --seconds N (per phase, default 5)  --connections N  --in-flight M  --clients K
 //            --c5k N (connections of the c5k phase, default 5000)  --c5k-seconds N (default 10)
+//            --c5k-clients K (processes sharing those connections, default 1)
 //            --no-openssl  --profile (CPU profile of the device, summarised)  --keep (keep the data dir)
+//            --profile-client (CPU profiles of the load generators, summarised)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -35,6 +37,7 @@ const WARMUP = Number(arg('warmup', 1));
 const C5K = Number(arg('c5k', 5000));
 const C5K_SECONDS = Number(arg('c5k-seconds', 10));
 const PROFILE = Boolean(arg('profile', false));
+const PROFILE_CLIENT = Boolean(arg('profile-client', false));
 const KEEP = Boolean(arg('keep', false));
 const OPENSSL = !argv.includes('--no-openssl');
 
@@ -238,7 +241,9 @@ async function runLoad(phase, settings, bench, address, serverPid) {
     Number(arg('in-flight', settings.shape[1])),
     Number(arg('clients', settings.shape[2])),
   ];
-  const shape = settings.mode === 'hold' ? [C5K, 1, 1] : [connections, inFlight, clients];
+  const holders = Number(arg('c5k-clients', 1));
+  const shape =
+    settings.mode === 'hold' ? [Math.ceil(C5K / holders), 1, holders] : [connections, inFlight, clients];
   const config = {
     mode: settings.mode,
     op: settings.op,
@@ -261,7 +266,10 @@ async function runLoad(phase, settings, bench, address, serverPid) {
   const results = await Promise.all(
     Array.from({ length: shape[2] }, () => {
       return new Promise((resolveLoad, reject) => {
-        const child = spawn(process.execPath, [LOAD, JSON.stringify(config)], {
+        const prof = PROFILE_CLIENT
+          ? ['--cpu-prof', `--cpu-prof-dir=${join(dataDir, 'client-profile', phase)}`]
+          : [];
+        const child = spawn(process.execPath, [...prof, LOAD, JSON.stringify(config)], {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'inherit'],
         });
@@ -309,6 +317,11 @@ async function runLoad(phase, settings, bench, address, serverPid) {
     serverRssMb: peak?.rssMb ?? null,
     serverPeakRssMb: procStatus(serverPid)?.hwmMb ?? null,
     serverThreads: peak?.threads ?? null,
+    // The measured window (CLOCK_MONOTONIC µs), to cut this phase out of the device's CPU profile.
+    windowUs: [
+      Math.min(...results.map((r) => r.windowUs[0])),
+      Math.max(...results.map((r) => r.windowUs[1])),
+    ],
   };
   if (settings.mode === 'hold') {
     Object.assign(combined, {
@@ -362,10 +375,11 @@ function opensslSpeed(names) {
 }
 
 /**
- * The functions with the most self time in the device's CPU profiles (main thread and workers), as a
- * share of the thread's busy time (idle excluded; setup and idle phases dilute less that way).
+ * Where a thread's time went during `window` (CLOCK_MONOTONIC µs; the whole profile without one):
+ * how busy it was, and the functions with the most self time as a share of its busy time. One entry
+ * per thread of the device (main thread and crypto workers).
  */
-function summariseProfiles(dir) {
+function summariseProfiles(dir, window) {
   let files;
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
@@ -375,27 +389,36 @@ function summariseProfiles(dir) {
   const threads = [];
   for (const f of files) {
     const profile = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    const dt = (profile.endTime - profile.startTime) / Math.max(1, profile.samples?.length ?? 1);
+    const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+    const hits = new Map();
+    let t = profile.startTime;
+    let total = 0;
+    for (let i = 0; i < profile.samples.length; i++) {
+      t += profile.timeDeltas[i];
+      if (window && (t < window[0] || t > window[1])) continue;
+      hits.set(profile.samples[i], (hits.get(profile.samples[i]) ?? 0) + 1);
+      total += 1;
+    }
+    if (total === 0) continue;
     const self = new Map();
     let busy = 0;
-    for (const node of profile.nodes) {
-      const hits = node.hitCount ?? 0;
-      const cf = node.callFrame;
-      if (hits === 0 || cf.functionName === '(idle)') continue;
+    for (const [id, n] of hits) {
+      const cf = frames.get(id);
+      if (cf.functionName === '(idle)') continue;
       const where = cf.url
         ? `${cf.url.replace(/^file:\/\/.*?\/(packages|node_modules)\//, '$1/')}:${cf.lineNumber + 1}`
         : '';
       const key = `${cf.functionName || '(anonymous)'} ${where}`.trim();
-      self.set(key, (self.get(key) ?? 0) + hits);
-      busy += hits;
+      self.set(key, (self.get(key) ?? 0) + n);
+      busy += n;
     }
     const top = [...self.entries()]
       .sort((a, b) => b[1] - a[1])
-      .slice(0, 20)
-      .map(([fn, hits]) => ({ fn, percentOfBusy: Math.round((hits / busy) * 1000) / 10 }));
-    threads.push({ file: f, busySeconds: Math.round((busy * dt) / 1e4) / 100, top });
+      .slice(0, 15)
+      .map(([fn, n]) => ({ fn, percentOfBusy: Math.round((n / Math.max(1, busy)) * 1000) / 10 }));
+    threads.push({ thread: f, busyPercent: Math.round((busy / total) * 1000) / 10, top });
   }
-  return threads.sort((a, b) => b.busySeconds - a.busySeconds);
+  return threads.sort((a, b) => b.busyPercent - a.busyPercent);
 }
 
 function formatRow(cols, widths) {
@@ -449,20 +472,25 @@ try {
     else if (g.opsPerSec) r.goalMet = r.opsPerSec >= g.opsPerSec && r.errors === 0;
     else if (g.p99Ms)
       r.goalMet =
-        r.connected === C5K &&
+        r.connected >= C5K &&
         r.p99Ms !== null &&
         r.p99Ms < g.p99Ms &&
         r.serverRssMb < g.rssMb &&
         r.errors === 0;
   }
 
+  if (PROFILE_CLIENT) {
+    for (const r of results)
+      r.clientProfile = summariseProfiles(join(dataDir, 'client-profile', r.phase), r.windowUs);
+  }
   let profile = null;
   if (PROFILE) {
     await new Promise((r) => {
       device.child.once('exit', r);
       device.child.kill('SIGTERM');
     });
-    profile = summariseProfiles(join(dataDir, 'profile'));
+    for (const r of results) r.serverProfile = summariseProfiles(join(dataDir, 'profile'), r.windowUs);
+    profile = true;
   }
 
   const widths = [11, 9, 10, 9, 9, 11, 7, 8, 6];
@@ -497,15 +525,22 @@ try {
   }
   for (const r of results.filter((x) => x.phase === 'c5k')) {
     console.log(
-      `c5k: ${r.connected}/${C5K} connected in ${r.rampSeconds} s (${r.connectFailures} failed), ${r.stillOpen} still open at the end; ` +
+      `c5k: ${r.connected}/${r.connections} connected in ${r.rampSeconds} s (${r.connectFailures} failed), ${r.stillOpen} still open at the end; ` +
         `server RSS ${r.serverRssMb} MiB (peak ${r.serverPeakRssMb} MiB, idle ${idle?.rssMb} MiB), ${r.serverThreads} threads; ` +
         `client event-loop delay p99 ${r.clientLoopDelayP99Ms} ms, max ${r.clientLoopDelayMaxMs} ms`,
     );
   }
-  if (profile) {
-    for (const t of profile.slice(0, 3)) {
-      console.log(`\nprofile ${t.file}: busy ${t.busySeconds} s; top self time (% of busy)`);
-      for (const f of t.top.slice(0, 15)) console.log(`  ${String(f.percentOfBusy).padStart(5)}%  ${f.fn}`);
+  for (const r of results) {
+    for (const [who, threads] of [
+      ['device', r.serverProfile],
+      ['load generator', r.clientProfile],
+    ]) {
+      for (const t of threads ?? []) {
+        console.log(
+          `\n${r.phase}: ${who} thread ${t.thread}: ${t.busyPercent}% busy; top self time (% of busy)`,
+        );
+        for (const f of t.top.slice(0, 8)) console.log(`  ${String(f.percentOfBusy).padStart(5)}%  ${f.fn}`);
+      }
     }
   }
   mkdirSync(RESULTS, { recursive: true });
@@ -522,7 +557,7 @@ try {
     secondsPerPhase: SECONDS,
     results,
     openssl,
-    ...(profile ? { profile } : {}),
+    profiled: { device: Boolean(profile), loadGenerators: PROFILE_CLIENT },
   };
   writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   log(`written: bench/results/latest.json`);

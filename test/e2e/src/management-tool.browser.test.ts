@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createCipheriv } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -126,7 +127,7 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     await shot('01-logon');
   });
 
-  it('logon refuses a wrong PIN beside the PIN field, without sending anything, and a PIN breaking the rule', async () => {
+  it('logon refuses a wrong PIN beside the PIN field without sending anything, a PIN breaking the rule, and a Device Manager card (ERR_CARD_ROLE)', async () => {
     await logOn('B1', '0000AAAA');
     const err = page.locator('#err-pin.shown');
     await err.waitFor();
@@ -134,6 +135,9 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     await page.fill('#pin', '12');
     await page.click('#login');
     await page.locator('#err-pin.shown', { hasText: '8 characters' }).waitFor();
+    // A Device Manager card opens, signs, and is refused by the device: in its words.
+    await logOn('A1');
+    await page.locator('#login-message.error', { hasText: 'ERR_CARD_ROLE' }).waitFor();
   });
 
   it('System Manager: adds operators (paged), sees a detail, downloads a licence that opens with its PIN, deletes with confirmation', async () => {
@@ -283,14 +287,49 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     await page.setInputFiles('#import-file', hexFile);
     await page.fill('#import-type', 'AES-128');
     await page.click('#import-ok');
-    await expectMessage('ok', /2 key\(s\) imported from aes-keys\.txt/);
-    assert.match((await page.textContent('.pager-text')) ?? '', /Total 7 rows/);
+    await expectMessage('ok', /aes-keys\.txt: 2 imported/);
+
+    // A key wrapped (RFC 3394) under the first imported key, now stored as key 6: imported as key 8.
+    const kek = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+    const wrapper = createCipheriv('id-aes128-wrap', kek, Buffer.from('A6A6A6A6A6A6A6A6', 'hex'));
+    const secret = Buffer.alloc(32, 7);
+    const wrapped = Buffer.concat([wrapper.update(secret), wrapper.final()]);
+    const wrappedFile = join(downloads, 'wrapped.txt');
+    writeFileSync(wrappedFile, `${wrapped.toString('hex')}\n`);
+    await page.click('#import-keys');
+    await page.setInputFiles('#import-file', wrappedFile);
+    await page.fill('#import-type', 'AES-256');
+    await page.fill('#import-kek', '6');
+    await page.click('#import-ok');
+    await expectMessage('ok', /wrapped\.txt: 1 imported/);
+
+    // A file with a line that is not an AES-128 key: nothing is imported, and the report says where.
+    const badFile = join(downloads, 'bad-keys.txt');
+    writeFileSync(badFile, '00112233445566778899aabbccddeeff\n0011\n');
+    await page.click('#import-keys');
+    await page.setInputFiles('#import-file', badFile);
+    await page.selectOption('#import-format', 'hex');
+    await page.fill('#import-type', 'AES-128');
+    await page.click('#import-ok');
+    await page.locator('#transfer-report tbody tr', { hasText: 'line 2' }).waitFor();
+    await page.locator('#import-dialog-message.error', { hasText: 'nothing was imported' }).waitFor();
+    await shot('08b-safe-import-refused');
+    await page.click('#import-dialog .dialog-close');
+    assert.match((await page.textContent('.pager-text')) ?? '', /Total 8 rows/);
 
     // Bind key 1 to an operator; its detail shows the check value and the operator.
-    await row('1').locator('[data-op="bind"]').click();
+    await row('1').locator('[data-op="operators"]').click();
     await page.check('#bind-payments');
+    await page.check('#bind-app01');
     await page.click('#bind-ok');
-    await expectMessage('ok', /Key 1 bound to payments/);
+    await expectMessage('ok', /Key 1 bound to app01, payments/);
+    // The same dialog unbinds: the bound operators come ticked; clearing one unbinds it.
+    await row('1').locator('[data-op="operators"]').click();
+    assert.equal(await page.isChecked('#bind-payments'), true);
+    await page.uncheck('#bind-app01');
+    await shot('08a-safe-bind-dialog');
+    await page.click('#bind-ok');
+    await expectMessage('ok', /Key 1 unbound from app01/);
     await row('1').locator('[data-op="detail"]').click();
     await page.locator('#key-detail .details', { hasText: 'payments' }).waitFor();
     assert.match((await page.textContent('#key-detail')) ?? '', /Check value[0-9A-F]{6}/);
@@ -320,11 +359,16 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     assert.equal(file.format, 'coffer-key-backup');
     assert.equal(file.count, 2);
     await expectMessage('ok', /Backup of 2 key\(s\) downloaded/);
+    // Restoring it here again: the same keys are there, so nothing changes and the job ends well.
+    await page.click('#restore-backup');
+    await page.setInputFiles('#restore-file', backup.path);
+    await page.click('#restore-ok');
+    await expectMessage('ok', /restored: 0 restored, 2 skipped \(already there\)/);
     // And the current query (every symmetric key).
     await page.click('#backup-keys');
     await page.selectOption('#backup-scope', 'query');
     const all = await saveDownload(() => page.click('#backup-ok'));
-    assert.equal((JSON.parse(readFileSync(all.path, 'utf8')) as { count: number }).count, 6);
+    assert.equal((JSON.parse(readFileSync(all.path, 'utf8')) as { count: number }).count, 7);
 
     // A time range with its start after its end is refused before anything is sent.
     await page.fill('#q-from', '2030-01-02T10:00');
@@ -339,7 +383,7 @@ describe('the management tool in a browser, used by the System, Safe and Audit M
     await page.selectOption('#key-type', 'EC-P256');
     await page.click('#add-key-ok');
     await expectMessage('ok', /\(EC-P256\) added/);
-    await row('8').locator('[data-op="detail"]').click();
+    await row('9').locator('[data-op="detail"]').click();
     await page.locator('#key-detail pre.pem', { hasText: 'BEGIN PUBLIC KEY' }).waitFor();
     await page.click('#key-detail .dialog-close');
     await shot('10-safe-asymmetric-keys');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import {
   constants,
   createCipheriv,
@@ -833,6 +833,84 @@ describe('the crypto service over the binary protocol', () => {
   });
 });
 
+describe('the Chinese standards’ published examples through the service', () => {
+  // GB/T 32918.5-2017 Annex A/C: d, the public key, (r, s) over "message digest" with the default ID,
+  // and the ciphertext of "encryption standard". The key is imported as PKCS#8 without its public
+  // part; the device computes it.
+  const D = '3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8';
+  const PUBLIC =
+    '09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020' +
+    'CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13';
+  const R_S =
+    'F5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3' +
+    'B1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA';
+  const CIPHERTEXT =
+    '307C0220' +
+    '04EBFC718E8D1798620432268E77FEB6415E2EDE0E073C0F4F640ECD2E149A73' +
+    '022100E858F9D81E5430A57B36DAAB8F950A3C64E6EE6A63094D99283AFF767E124DF0' +
+    '042059983C18F809E262923C53AEC295D30383B54E39D609D160AFCB1908D0BD8766' +
+    '041321886CA989CA9C7D58087307CA93092D651EFA';
+
+  test('GB/T 32918.5 Annex A and C: the published SM2 signature verifies with the stored key, the ciphertext decrypts', async () => {
+    const ecPrivateKey = Buffer.concat([hex('302502010104'), Buffer.from([0x20]), hex(D)]);
+    const octets = Buffer.concat([Buffer.from([0x04, ecPrivateKey.length]), ecPrivateKey]);
+    const body = Buffer.concat([hex('020100'), hex('301306072a8648ce3d020106082a811ccf5501822d'), octets]);
+    const pkcs8 = Buffer.concat([Buffer.from([0x30, body.length]), body]);
+    const [index] = await d.importKeys(
+      [{ pkcs8: pkcs8.toString('base64'), usage: ['sign', 'verify', 'decrypt'] }],
+      ['ops'],
+    );
+    const key = index!;
+    const { publicKey } = await c.request(PUBLIC_KEY, { key });
+    assert.equal(
+      createPublicKey(publicKey)
+        .export({ format: 'der', type: 'spki' })
+        .subarray(-64)
+        .toString('hex')
+        .toUpperCase(),
+      PUBLIC,
+    );
+    const data = b('message digest');
+    assert.equal(
+      (await c.request(VERIFY, { key, algorithm: 'sm2-sm3', data, signature: hex(R_S), format: 'raw' }))
+        .valid,
+      true,
+    );
+    assert.equal(
+      (
+        await c.request(VERIFY, {
+          key,
+          algorithm: 'sm2-sm3',
+          data,
+          signature: hex(R_S),
+          format: 'raw',
+          id: b('1234567812345679'),
+        })
+      ).valid,
+      false,
+    );
+    assert.equal(
+      (await c.request(ASYM_DECRYPT, { key, algorithm: 'sm2', data: hex(CIPHERTEXT) })).plaintext.toString(),
+      'encryption standard',
+    );
+  });
+
+  test('GB/T 32907 example 1 (SM4) and GB/T 32905 examples 1 and 2 (SM3)', async () => {
+    const k = '0123456789abcdeffedcba9876543210';
+    const [key] = await d.importKeys([{ hex: k, type: 'SM4', usage: ['encrypt', 'decrypt'] }], ['ops']);
+    const out = await c.request(ENCRYPT, { key: key!, mode: 'ecb', padding: 'none', data: hex(k) });
+    assert.equal(out.ciphertext.toString('hex'), '681edf34d206965e86b3e94f536e4246');
+    assert.equal(
+      (await c.request(HASH, { algorithm: 'sm3', data: b('abc') })).digest.toString('hex'),
+      '66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0',
+    );
+    assert.equal(
+      (await c.request(HASH, { algorithm: 'sm3', data: b('abcd'.repeat(16)) })).digest.toString('hex'),
+      'debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732',
+    );
+  });
+});
+
 describe('the crypto service over REST (the same dispatcher)', () => {
   const b64 = (x: Buffer | string) => Buffer.from(x).toString('base64');
   const un64 = (x: unknown) => Buffer.from(String(x), 'base64');
@@ -910,6 +988,39 @@ describe('the crypto service over REST (the same dispatcher)', () => {
       wrapped: dk['wrapped'],
     });
     assert.equal(unwrapped['keyMaterial'], dk['plaintext']);
+  });
+
+  test('curl with the licence’s certificate, key and CA works as documented', async () => {
+    writeFileSync(join(dir, 'cert.pem'), lic.certPem);
+    writeFileSync(join(dir, 'key.pem'), lic.keyPem);
+    writeFileSync(join(dir, 'ca.pem'), lic.caPem);
+    const url = `https://${d.address.host}:${d.address.port}/v1/hash`;
+    // Asynchronously: the device runs in this process, so a synchronous spawn would wait on itself.
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        'curl',
+        [
+          '-sS',
+          '--cert',
+          'cert.pem',
+          '--key',
+          'key.pem',
+          '--cacert',
+          'ca.pem',
+          '-H',
+          'content-type: application/json',
+          '-d',
+          '{"algorithm":"sha256","data":"YWJj"}',
+          url,
+        ],
+        { cwd: dir },
+        (error, stdout, stderr) => resolve({ status: error ? 1 : 0, stdout, stderr }),
+      );
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout.toString()), {
+      digest: createHash('sha256').update('abc').digest('base64'),
+    });
   });
 
   test('a batch over REST, and refusals as { error: { code } } with their HTTP status', async () => {

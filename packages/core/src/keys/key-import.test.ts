@@ -215,3 +215,11 @@ describe('import lists', () => {
     assert.throws(() => parseImportFile(Buffer.from('{"a":')), code('ERR_IMPORT_FORMAT'));
   });
 });
+
+describe('format detection', () => {
+  it('read a hex line that starts with 0 as hex, not as DER (0x30 is both "0" and a DER SEQUENCE)', () => {
+    for (const hex of ['00112233445566778899aabbccddeeff', '0f'.repeat(32), `0${'a'.repeat(63)}\n`]) {
+      assert.equal(parseImportFile(Buffer.from(hex), { type: 'AES-256' }).format, 'hex');
+    }
+  });
+});

@@ -163,7 +163,8 @@ export function parseImportFile(content: Buffer, options: ImportOptions = {}): P
 }
 
 function detectFormat(content: Buffer, options: ImportOptions): ImportFormat {
-  if (content[0] === 0x30) return 'der';
+  // '0' is 0x30 too: only binary content (not printable text, such as a hex line) is DER.
+  if (content[0] === 0x30 && !/^[\x09\x0a\x0d\x20-\x7e]*$/.test(content.toString('latin1'))) return 'der';
   const text = content.toString('utf8').trim();
   // JSON first: an import list may hold PEM text in its entries.
   if (text.startsWith('{') || text.startsWith('[')) return 'json';

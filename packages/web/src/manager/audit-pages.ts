@@ -19,6 +19,7 @@ import {
   showTime,
   table,
   timeBound,
+  timeCell,
   words,
 } from './ui.js';
 
@@ -142,7 +143,7 @@ function logPage(log: 'manager' | 'operator'): PageDef {
             selectable: true,
             columns: [
               { key: 'seq', title: 'No.', value: (e) => e.seq },
-              { key: 'time', title: 'Time', value: (e) => e.time, cell: (e) => showTime(e.time) },
+              { key: 'time', title: 'Time', value: (e) => e.time, cell: (e) => timeCell(e.time) },
               { key: 'source', title: 'Source', value: (e) => e.source },
               { key: 'account', title: 'Account', value: (e) => e.account },
               { key: 'clientIp', title: 'Client IP', value: (e) => e.clientIp },
@@ -330,7 +331,7 @@ export const runningLogPage: PageDef = {
             key: 'modifiedAt',
             title: 'Modified',
             value: (f) => f.modifiedAt,
-            cell: (f) => showTime(f.modifiedAt),
+            cell: (f) => timeCell(f.modifiedAt),
           },
         ],
         operations: (f) => [

@@ -188,7 +188,12 @@ function showConsole(session: Session): void {
     if (!api.session) return;
     const id = location.hash.replace(/^#\//, '') || menu[0]!.id;
     const page = PAGES.get(id);
-    for (const a of nav.querySelectorAll('a')) a.classList.toggle('active', a.dataset['page'] === id);
+    for (const a of nav.querySelectorAll('a')) {
+      const here = a.dataset['page'] === id;
+      a.classList.toggle('active', here);
+      if (here) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
     if (!page) {
       content.replaceChildren(h('p', { class: 'message error' }, `There is no page “${id}”.`));
       return;

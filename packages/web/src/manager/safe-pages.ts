@@ -20,6 +20,7 @@ import {
   showTime,
   table,
   timeBound,
+  timeCell,
   words,
 } from './ui.js';
 
@@ -69,14 +70,63 @@ async function followJob(api: Api, jobId: string, bar: ReturnType<typeof progres
     bar.set(job.done, job.total);
     if (job.status === 'done') return job;
     if (job.status === 'failed') {
-      throw new ApiError(
-        job.error?.code ?? 'ERR_INTERNAL',
-        job.error?.message ?? 'The job failed.',
-        0,
-        job.error?.details ?? {},
-      );
+      throw new ApiError(job.error?.code ?? 'ERR_INTERNAL', job.error?.message ?? 'The job failed.', 0, {
+        ...(job.error?.details ?? {}),
+        report: job.result,
+      });
     }
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The outcome of an import or a restore in words: "2 imported, 1 skipped (already there)". */
+function reportWords(job: Job, total: number, verb: string): string {
+  const r = job.result as { written?: number; skipped?: number } | null;
+  if (typeof r?.written !== 'number') return `${total} key(s) ${verb}`;
+  return `${r.written} ${verb}${r.skipped ? `, ${r.skipped} skipped (already there)` : ''}`;
+}
+
+interface EntryOutcome {
+  where: string;
+  index: number | null;
+  type: string | null;
+  outcome: string;
+  code?: string;
+  message: string;
+}
+
+/** A refused file's report, entry by entry (what was refused, where in the file, and why). */
+function reportTable(error: unknown): HTMLElement | null {
+  const report =
+    error instanceof ApiError ? (error.details['report'] as { entries?: EntryOutcome[] } | null) : null;
+  const entries = report?.entries?.filter((e) => e.outcome !== 'ready') ?? [];
+  if (entries.length === 0) return null;
+  return table<EntryOutcome>({
+    id: 'transfer-report',
+    rows: entries.slice(0, 200),
+    rowKey: (e) => e.where,
+    columns: [
+      { key: 'where', title: 'Where', value: (e) => e.where },
+      { key: 'outcome', title: 'Outcome', value: (e) => e.outcome },
+      { key: 'code', title: 'Code', value: (e) => e.code ?? '' },
+      { key: 'message', title: 'Why', value: (e) => e.message },
+    ],
+  }).el;
+}
+
+/** Follows a job; when it fails, draws its report in the dialog before the refusal is shown. */
+async function followJobIn(
+  api: Api,
+  jobId: string,
+  bar: ReturnType<typeof progress>,
+  host: HTMLElement,
+): Promise<Job> {
+  try {
+    return await followJob(api, jobId, bar);
+  } catch (error) {
+    const t = reportTable(error);
+    host.replaceChildren(...(t ? [h('h3', {}, 'Report'), t] : []));
+    throw error;
   }
 }
 
@@ -180,13 +230,13 @@ function keysPage(keyClass: KeyClass): PageDef {
                 key: 'createdAt',
                 title: 'Created',
                 value: (k) => k.createdAt,
-                cell: (k) => showTime(k.createdAt),
+                cell: (k) => timeCell(k.createdAt),
               },
               {
                 key: 'expiresAt',
                 title: 'Expires',
                 value: (k) => k.expiresAt,
-                cell: (k) => showTime(k.expiresAt),
+                cell: (k) => timeCell(k.expiresAt),
               },
               { key: 'description', title: 'Description', value: (k) => k.description },
             ],
@@ -215,12 +265,9 @@ function keysPage(keyClass: KeyClass): PageDef {
                   )
                 : null,
               k.status !== 'invalid'
-                ? button('Bind', () => void bindDialog(k.index, 'bind'), { class: 'link', 'data-op': 'bind' })
-                : null,
-              k.status !== 'invalid'
-                ? button('Unbind', () => void bindDialog(k.index, 'unbind'), {
+                ? button('Operators', () => void bindDialog(k.index), {
                     class: 'link',
-                    'data-op': 'unbind',
+                    'data-op': 'operators',
                   })
                 : null,
               k.status !== 'invalid'
@@ -423,14 +470,43 @@ function keysPage(keyClass: KeyClass): PageDef {
       const importDialog = () => {
         const file = input('import-file', { type: 'file', 'data-field': 'content' });
         const type = input('import-type', { placeholder: 'recognised from the file', 'data-field': 'type' });
+        const kek = input('import-kek', { type: 'number', min: 1, placeholder: 'none', 'data-field': 'kek' });
+        const validity = input('import-validity', {
+          type: 'number',
+          min: 1,
+          max: 36500,
+          placeholder: '3650',
+          'data-field': 'validityDays',
+        });
+        const format = select(
+          'import-format',
+          [
+            ['', 'Recognise from the content'],
+            ['pem', 'PEM'],
+            ['json', 'JSON (JWK, JWK Set, import list)'],
+            ['der', 'DER (PKCS#8)'],
+            ['base64', 'Base64 (PKCS#8)'],
+            ['hex', 'Hex, one secret a line'],
+          ],
+          { 'data-field': 'format' },
+        );
         const bar = progress('import-progress');
+        const report = h('div', { class: 'report' });
         dialog(
           'import-dialog',
           'Import keys from a file',
           [
             field('Key file', file, 'PEM, JWK, DER, hex lines or a Coffer import list (up to 16 MiB)'),
-            field('Key type (for hex lines)', type),
+            field('Format', format),
+            field('Key type (for hex lines)', type, 'e.g. AES-256, HMAC-SHA256'),
+            field(
+              'Key encryption key (for wrapped keys)',
+              kek,
+              'the index of a stored AES key with usage unwrap',
+            ),
+            field('Validity (days)', validity, 'for keys whose entries do not say; 1 to 36500'),
             bar,
+            report,
           ],
           [
             {
@@ -440,6 +516,15 @@ function keysPage(keyClass: KeyClass): PageDef {
               run: async (d) => {
                 const f = file.files?.[0];
                 if (!f) return void refuseField(d.body, 'import-file', 'Choose a file.');
+                if (kek.value && !(Number.isInteger(Number(kek.value)) && Number(kek.value) >= 1))
+                  return void refuseField(d.body, 'import-kek', 'A key index is a whole number from 1.');
+                const days = Number(validity.value || 3650);
+                if (!Number.isInteger(days) || days < 1 || days > 36500)
+                  return void refuseField(
+                    d.body,
+                    'import-validity',
+                    'Give a whole number of days from 1 to 36500.',
+                  );
                 if (f.size > 12 * 1024 * 1024)
                   return void refuseField(
                     d.body,
@@ -452,13 +537,16 @@ function keysPage(keyClass: KeyClass): PageDef {
                   {
                     content: await fileBase64(f),
                     fileName: f.name.slice(0, 255),
+                    ...(format.value ? { format: format.value } : {}),
+                    ...(kek.value ? { kek: Number(kek.value) } : {}),
+                    ...(validity.value ? { validityDays: Number(validity.value) } : {}),
                     ...(type.value ? { type: type.value } : {}),
                   },
                 );
                 bar.set(0, started.total);
-                await followJob(ctx.api, started.jobId, bar);
+                const job = await followJobIn(ctx.api, started.jobId, bar, report);
                 d.close();
-                await load(`${started.total} key(s) imported from ${f.name}.`);
+                await load(`${f.name}: ${reportWords(job, started.total, 'imported')}.`);
               },
             },
             { text: 'Close', run: (d) => d.close() },
@@ -521,6 +609,7 @@ function keysPage(keyClass: KeyClass): PageDef {
         });
         const renumber = h('input', { type: 'checkbox', id: 'restore-renumber' });
         const bar = progress('restore-progress');
+        const report = h('div', { class: 'report' });
         dialog(
           'restore-dialog',
           'Restore a key backup',
@@ -528,6 +617,7 @@ function keysPage(keyClass: KeyClass): PageDef {
             field('Backup file', file),
             h('label', { class: 'choice' }, renumber, ' Give clashing keys the next free index'),
             bar,
+            report,
           ],
           [
             {
@@ -546,9 +636,9 @@ function keysPage(keyClass: KeyClass): PageDef {
                     renumber: renumber.checked,
                   },
                 );
-                await followJob(ctx.api, started.jobId, bar);
+                const job = await followJobIn(ctx.api, started.jobId, bar, report);
                 d.close();
-                await load(`Backup ${f.name} restored.`);
+                await load(`Backup ${f.name} restored: ${reportWords(job, started.total, 'restored')}.`);
               },
             },
             { text: 'Close', run: (d) => d.close() },
@@ -556,18 +646,24 @@ function keysPage(keyClass: KeyClass): PageDef {
         );
       };
 
-      const bindDialog = async (index: number, how: 'bind' | 'unbind') => {
+      /** The bind / unbind operators dialog: every operator, the bound ones ticked; OK applies the change. */
+      const bindDialog = async (index: number) => {
         let names: string[];
+        let bound: Set<string>;
         try {
-          names =
-            how === 'bind'
-              ? (await ctx.api.get<{ names: string[] }>('/api/operator-names')).names
-              : (await ctx.api.get<KeyDetail>(`/api/keys/${index}`)).operators.map((o) => o.operator);
+          names = (await ctx.api.get<{ names: string[] }>('/api/operator-names')).names;
+          bound = new Set(
+            (await ctx.api.get<KeyDetail>(`/api/keys/${index}`)).operators.map((o) => o.operator),
+          );
         } catch (e) {
           message.show('error', words(e));
           return;
         }
-        const boxes = names.map((n) => h('input', { type: 'checkbox', value: n, id: `bind-${n}` }));
+        const boxes = names.map((n) => {
+          const b = h('input', { type: 'checkbox', value: n, id: `bind-${n}` });
+          b.checked = bound.has(n);
+          return b;
+        });
         const list = h(
           'div',
           { class: 'choices', id: 'bind-operators', 'data-field': 'operators' },
@@ -575,15 +671,11 @@ function keysPage(keyClass: KeyClass): PageDef {
         );
         dialog(
           'bind-dialog',
-          `${how === 'bind' ? 'Bind' : 'Unbind'} operators: key ${index}`,
+          `Bind / unbind operators: key ${index}`,
           [
             names.length
-              ? field('Operators', list)
-              : h(
-                  'p',
-                  {},
-                  how === 'bind' ? 'There is no operator to bind.' : 'No operator is bound to this key.',
-                ),
+              ? field('Operators allowed to use this key', list, 'Tick to bind, clear to unbind.')
+              : h('p', {}, 'There is no operator yet (the System Manager adds them).'),
           ],
           [
             {
@@ -591,14 +683,23 @@ function keysPage(keyClass: KeyClass): PageDef {
               primary: true,
               id: 'bind-ok',
               run: async (d) => {
-                const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
-                if (chosen.length === 0)
-                  return void refuseField(d.body, 'bind-operators', 'Choose at least one operator.');
-                await ctx.api.send('POST', `/api/keys/${index}/${how}`, { operators: chosen });
+                const toBind = boxes.filter((b) => b.checked && !bound.has(b.value)).map((b) => b.value);
+                const toUnbind = boxes.filter((b) => !b.checked && bound.has(b.value)).map((b) => b.value);
+                if (toBind.length === 0 && toUnbind.length === 0) {
+                  d.close();
+                  return;
+                }
+                const said: string[] = [];
+                if (toBind.length) {
+                  await ctx.api.send('POST', `/api/keys/${index}/bind`, { operators: toBind });
+                  said.push(`bound to ${toBind.join(', ')}`);
+                }
+                if (toUnbind.length) {
+                  await ctx.api.send('POST', `/api/keys/${index}/unbind`, { operators: toUnbind });
+                  said.push(`unbound from ${toUnbind.join(', ')}`);
+                }
                 d.close();
-                await load(
-                  `Key ${index} ${how === 'bind' ? 'bound to' : 'unbound from'} ${chosen.join(', ')}.`,
-                );
+                await load(`Key ${index} ${said.join('; ')}.`);
               },
             },
             { text: 'Cancel', run: (d) => d.close() },

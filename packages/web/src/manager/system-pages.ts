@@ -16,6 +16,7 @@ import {
   refuseField,
   showTime,
   table,
+  timeCell,
   words,
 } from './ui.js';
 
@@ -189,7 +190,7 @@ export const operatorsPage: PageDef = {
               key: 'createdAt',
               title: 'Created',
               value: (o) => o.createdAt,
-              cell: (o) => showTime(o.createdAt),
+              cell: (o) => timeCell(o.createdAt),
             },
           ],
           operations: (o) => [
@@ -337,7 +338,7 @@ export const whitelistPage: PageDef = {
                             key: 'addedAt',
                             title: 'Added',
                             value: (o) => o.addedAt,
-                            cell: (o) => showTime(o.addedAt),
+                            cell: (o) => timeCell(o.addedAt),
                           },
                           { key: 'addedBy', title: 'Added by', value: (o) => o.addedBy },
                         ],

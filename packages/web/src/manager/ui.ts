@@ -52,6 +52,12 @@ export function showTime(iso: string | null | undefined): string {
   return m ? `${m[1]} ${m[2]}` : iso;
 }
 
+/** A time in a table cell: the date and the time of day each kept whole, so a narrow column breaks between them. */
+export function timeCell(iso: string | null | undefined): HTMLElement {
+  const [date, time] = showTime(iso).split(' ');
+  return h('span', { class: 'when' }, h('span', {}, date ?? ''), ' ', h('span', {}, time ?? ''));
+}
+
 /**
  * A time-range bound from a `datetime-local` field, in the device's clock (UTC, as every time
  * here is shown): the start of the minute for `from`, its last millisecond for `to` (inclusive).
@@ -310,6 +316,17 @@ export function dialog(
   }
   overlay.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') d.close();
+    // Enter in a text field is the dialog's main button, as in a form.
+    const target = e.target as HTMLElement;
+    if (
+      e.key === 'Enter' &&
+      target instanceof HTMLInputElement &&
+      target.type !== 'checkbox' &&
+      target.type !== 'file'
+    ) {
+      e.preventDefault();
+      box.querySelector<HTMLButtonElement>('.dialog-actions button.primary')?.click();
+    }
   });
   document.body.append(overlay);
   box.querySelector<HTMLElement>('input, select, textarea, button.primary')?.focus();
