@@ -10,7 +10,7 @@
 //                                         rest-ecdsa c5k; "rest" = every rest-* phase)
 //   options: --seconds N (per phase, default 5)  --connections N  --in-flight M  --clients K
 //            --c5k N (connections of the c5k phase, default 5000)  --c5k-seconds N (default 10)
-//            --c5k-clients K (processes sharing those connections, default 1)
+//            --c5k-clients K (processes sharing those connections, default 2)
 //            --no-openssl  --profile (CPU profile of the device, summarised)  --keep (keep the data dir)
 //            --profile-client (CPU profiles of the load generators, summarised)
 import { execFileSync, spawn } from 'node:child_process';
@@ -91,7 +91,7 @@ const PHASES = {
     goal: { opsPerSec: 30_000 },
   },
   'rest-ecdsa': { op: 'ecdsa', mode: 'rest', shape: [64, 1, 1], openssl: 'ecdsap256', goal: null },
-  c5k: { op: 'ecdsa', mode: 'hold', shape: [C5K, 1, 1], openssl: null, goal: { p99Ms: 50, rssMb: 1024 } },
+  c5k: { op: 'ecdsa', mode: 'hold', shape: [C5K, 1, 2], openssl: null, goal: { p99Ms: 50, rssMb: 1024 } },
 };
 const only = arg('only', null);
 const selected = Object.keys(PHASES).filter((name) => {
@@ -241,7 +241,7 @@ async function runLoad(phase, settings, bench, address, serverPid) {
     Number(arg('in-flight', settings.shape[1])),
     Number(arg('clients', settings.shape[2])),
   ];
-  const holders = Number(arg('c5k-clients', 1));
+  const holders = Number(arg('c5k-clients', 2));
   const shape =
     settings.mode === 'hold' ? [Math.ceil(C5K / holders), 1, holders] : [connections, inFlight, clients];
   const config = {

@@ -414,5 +414,5 @@ export async function startServiceDevice(
   }
 }
 
-/** Whether the host lets this process bind 127.0.0.2 (Linux routes all of 127/8 to loopback). */
+/** A loopback address that is not whitelisted: Linux routes all of 127/8 to loopback, so a client can connect from it. */
 export const SECOND_LOOPBACK = '127.0.0.2';

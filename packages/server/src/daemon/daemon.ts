@@ -131,6 +131,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     panel: '',
   };
   const writeRun = () => writeFileSync(runFile, `${JSON.stringify(run, null, 2)}\n`, { mode: 0o600 });
+  // Management tells the crypto service what it changed (operators, licences, whitelist, keys).
+  const serviceEvents = new ServiceEvents();
   const management =
     options.management === false
       ? null
@@ -150,7 +152,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             if (run.panel) writeRun();
           },
         });
-  const serviceEvents = new ServiceEvents();
   const crypto =
     options.crypto === false
       ? null

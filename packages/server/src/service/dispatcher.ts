@@ -170,17 +170,18 @@ export class Dispatcher {
 
   #run(request: CryptoRequest, key: ServiceKey | null): unknown {
     if (key) assertAlgorithmFits(request, key);
-    const inline = this.#runsInline(request, key);
-    if (inline && request.command === 'encrypt' && request.request.iv === undefined && key) {
-      // The device draws the IV (from a pool: one OpenSSL call per 64 KiB instead of one per request).
-      const { mode } = request.request;
-      if (mode !== 'ecb') {
-        const iv = this.#ivs.take(mode === 'gcm' ? 12 : (key.info.blockBytes ?? 16));
-        request = { command: 'encrypt', request: { ...request.request, iv } };
-      }
+    if (!this.#runsInline(request, key)) return this.#opts.pool.run(request, key);
+    // The device draws a missing IV, from a pool: one OpenSSL call per 64 KiB instead of one per request.
+    let iv: Buffer | undefined;
+    if (
+      request.command === 'encrypt' &&
+      request.request.iv === undefined &&
+      request.request.mode !== 'ecb' &&
+      key
+    ) {
+      iv = this.#ivs.take(request.request.mode === 'gcm' ? 12 : (key.info.blockBytes ?? 16));
     }
-    if (inline) return runOperation(request, key?.operation ?? null);
-    return this.#opts.pool.run(request, key);
+    return runOperation(request, key?.operation ?? null, iv);
   }
 
   /** Inline: no key pair or public key involved, and a small input. */

@@ -181,11 +181,14 @@ function cipherOf(key: OperationKey | null): 'aes' | 'sm4' | '3des' {
 type Response = ServiceResponseOf<CryptoCommandName>;
 
 /**
- * Runs one operation. `key` is the stored key the request names (null when it names none).
+ * Runs one operation. `key` is the stored key the request names (null when it names none); `iv`
+ * is the IV the dispatcher drew for an `encrypt` that gave none (the engine draws one otherwise).
+ * Options absent from the request are passed as `undefined`, which the engine treats as absent
+ * (no object spreading on this path: it runs for every small request).
  *
  * @throws CofferError ERR_ALGORITHM, ERR_CRYPTO_INPUT, ERR_CIPHERTEXT from the engine.
  */
-export function runOperation(req: CryptoRequest, key: OperationKey | null): Response {
+export function runOperation(req: CryptoRequest, key: OperationKey | null, iv?: Buffer): Response {
   switch (req.command) {
     case 'random':
       return { data: generateRandom(req.request.length) };
@@ -194,10 +197,7 @@ export function runOperation(req: CryptoRequest, key: OperationKey | null): Resp
     case 'sm2-digest': {
       const r = req.request;
       const publicKey = publicKeyFor(key, r.publicKey);
-      return {
-        digest: computeSm2Digest(publicKey, r.data, r.id),
-        z: computeSm2Z(publicKey, r.id),
-      };
+      return { digest: computeSm2Digest(publicKey, r.data, r.id), z: computeSm2Z(publicKey, r.id) };
     }
     case 'mac': {
       const r = req.request;
@@ -214,15 +214,14 @@ export function runOperation(req: CryptoRequest, key: OperationKey | null): Resp
         mode: r.mode,
         key: secretOf(key),
         data: r.data,
-        ...(r.iv ? { iv: r.iv } : {}),
-        ...(r.aad ? { aad: r.aad } : {}),
-        ...(r.padding ? { padding: r.padding } : {}),
+        iv: r.iv ?? iv,
+        aad: r.aad,
+        padding: r.padding,
       });
-      return {
-        ciphertext: out.ciphertext,
-        ...(out.iv ? { iv: out.iv } : {}),
-        ...(out.tag ? { tag: out.tag } : {}),
-      };
+      const response: ServiceResponseOf<'encrypt'> = { ciphertext: out.ciphertext };
+      if (out.iv) response.iv = out.iv;
+      if (out.tag) response.tag = out.tag;
+      return response;
     }
     case 'decrypt': {
       const r = req.request;
@@ -231,48 +230,32 @@ export function runOperation(req: CryptoRequest, key: OperationKey | null): Resp
         mode: r.mode,
         key: secretOf(key),
         data: r.data,
-        ...(r.iv ? { iv: r.iv } : {}),
-        ...(r.aad ? { aad: r.aad } : {}),
-        ...(r.tag ? { tag: r.tag } : {}),
-        ...(r.padding ? { padding: r.padding } : {}),
+        iv: r.iv,
+        aad: r.aad,
+        tag: r.tag,
+        padding: r.padding,
       });
       return { plaintext };
     }
     case 'sign': {
       const r = req.request;
-      return {
-        signature: signData(r.algorithm, pairOf(key).privateKey, r.data, {
-          ...(r.prehashed !== undefined ? { prehashed: r.prehashed } : {}),
-          ...(r.format ? { format: r.format } : {}),
-          ...(r.id ? { id: r.id } : {}),
-          ...(r.saltLength !== undefined ? { saltLength: r.saltLength } : {}),
-        }),
-      };
+      const options = { prehashed: r.prehashed, format: r.format, id: r.id, saltLength: r.saltLength };
+      return { signature: signData(r.algorithm, pairOf(key).privateKey, r.data, options) };
     }
     case 'verify': {
       const r = req.request;
-      return verifySignature(r.algorithm, publicKeyFor(key, r.publicKey), r.data, r.signature, {
-        ...(r.prehashed !== undefined ? { prehashed: r.prehashed } : {}),
-        ...(r.format ? { format: r.format } : {}),
-        ...(r.id ? { id: r.id } : {}),
-        ...(r.saltLength !== undefined ? { saltLength: r.saltLength } : {}),
-      });
+      const options = { prehashed: r.prehashed, format: r.format, id: r.id, saltLength: r.saltLength };
+      return verifySignature(r.algorithm, publicKeyFor(key, r.publicKey), r.data, r.signature, options);
     }
     case 'asym-encrypt': {
       const r = req.request;
-      return {
-        ciphertext: encryptAsymmetric(r.algorithm, publicKeyFor(key, r.publicKey), r.data, {
-          ...(r.label ? { label: r.label } : {}),
-          ...(r.format ? { sm2Format: r.format } : {}),
-        }),
-      };
+      const options = { label: r.label, sm2Format: r.format };
+      return { ciphertext: encryptAsymmetric(r.algorithm, publicKeyFor(key, r.publicKey), r.data, options) };
     }
     case 'asym-decrypt': {
       const r = req.request;
       return {
-        plaintext: decryptAsymmetric(r.algorithm, pairOf(key).privateKey, r.data, {
-          ...(r.label ? { label: r.label } : {}),
-        }),
+        plaintext: decryptAsymmetric(r.algorithm, pairOf(key).privateKey, r.data, { label: r.label }),
       };
     }
     case 'generate-data-key': {
@@ -289,14 +272,8 @@ export function runOperation(req: CryptoRequest, key: OperationKey | null): Resp
     }
     case 'derive': {
       const r = req.request;
-      return {
-        secret: deriveSharedSecret(pairOf(key).privateKey, importPublicKey(r.publicKey), {
-          ...(r.kdf ? { kdf: r.kdf } : {}),
-          ...(r.salt ? { salt: r.salt } : {}),
-          ...(r.info ? { info: r.info } : {}),
-          ...(r.length !== undefined ? { length: r.length } : {}),
-        }),
-      };
+      const options = { kdf: r.kdf, salt: r.salt, info: r.info, length: r.length };
+      return { secret: deriveSharedSecret(pairOf(key).privateKey, importPublicKey(r.publicKey), options) };
     }
   }
 }

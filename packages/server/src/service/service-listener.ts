@@ -239,6 +239,10 @@ export class CryptoServiceListener implements ServiceListener {
       honorCipherOrder: true,
       ALPNProtocols: [ALPN_PROTOCOL, 'http/1.1'],
       handshakeTimeout: 10_000,
+      // Replies are small and written in bursts already: Nagle's delay only adds latency.
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 60_000,
       // No resumption: every connection presents its certificate afresh.
       secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
     });
