@@ -53,6 +53,26 @@ function operation(op, keys) {
   }
 }
 
+/**
+ * Tells the orchestrator this process reached `event` and waits for its word to go on: several load
+ * generators then measure over the same window (none still connecting or already closing).
+ */
+const stdinLines = (async function* () {
+  let buffered = '';
+  for await (const chunk of process.stdin) {
+    buffered += chunk;
+    let i;
+    while ((i = buffered.indexOf('\n')) >= 0) {
+      yield buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+    }
+  }
+})();
+async function barrier(event, extra = {}) {
+  process.stdout.write(`${JSON.stringify({ event, ...extra })}\n`);
+  await stdinLines.next();
+}
+
 /** Latencies in ms, kept whole so that percentiles are exact. */
 class Recorder {
   samples = new Float64Array(1 << 16);
@@ -116,6 +136,7 @@ async function closedLoop(workers, seconds, warmup, fn) {
       }
     }
   };
+  await barrier('ready');
   const loops = Array.from({ length: workers }, loop);
   await new Promise((r) => setTimeout(r, warmup * 1000));
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -130,6 +151,8 @@ async function closedLoop(workers, seconds, warmup, fn) {
   const cpu = process.cpuUsage(cpu0);
   loopDelay.disable();
   const windowUs = [windowStart, monotonicUs()];
+  // Keep the load on until every generator is done measuring.
+  await barrier('done');
   running = false;
   await Promise.all(loops);
   return {
@@ -280,17 +303,17 @@ async function hold() {
     }
   }
   const rampSeconds = (performance.now() - t0) / 1000;
-  process.stdout.write(
-    `${JSON.stringify({ event: 'held', connections: clients.length, rampSeconds: round(rampSeconds) })}\n`,
-  );
+  await barrier('ready', { connections: clients.length, rampSeconds: round(rampSeconds) });
   const rec = new Recorder();
   let running = true;
+  let measuring = true;
   const timers = [];
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   const windowStart = monotonicUs();
+  const slow = new Map();
   for (const hsm of clients) {
     const method = hsm[op.method].bind(hsm);
     const tick = async () => {
@@ -298,9 +321,15 @@ async function hold() {
       const t = performance.now();
       try {
         await method(op.request);
-        if (running) rec.add(performance.now() - t);
+        const ms = performance.now() - t;
+        if (measuring) rec.add(ms);
+        // When the slow ones were sent (100 ms buckets): a stall shows as a burst, not a spread.
+        if (measuring && ms > 50) {
+          const bucket = Math.floor((t - start) / 100) * 100;
+          slow.set(bucket, (slow.get(bucket) ?? 0) + 1);
+        }
       } catch (error) {
-        if (running) rec.fail(error);
+        if (measuring) rec.fail(error);
       }
     };
     const first = setTimeout(() => {
@@ -310,13 +339,16 @@ async function hold() {
     timers.push(first);
   }
   await new Promise((r) => setTimeout(r, config.seconds * 1000));
-  running = false;
+  measuring = false;
   const windowUs = [windowStart, monotonicUs()];
-  for (const t of timers) clearInterval(t);
   const elapsed = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
   loopDelay.disable();
   const stillOpen = clients.filter((c) => c.connections.length > 0).length;
+  // Keep every connection busy until every generator is done measuring.
+  await barrier('done');
+  running = false;
+  for (const t of timers) clearInterval(t);
   await Promise.all(clients.map((c) => c.close({ force: true })));
   return {
     ...rec.summary(elapsed),
@@ -330,10 +362,18 @@ async function hold() {
     clientRssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
     clientLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
     clientLoopDelayMaxMs: round(loopDelay.max / 1e6),
+    // Requests over 50 ms by when they were sent (ms into the window): the worst 100 ms buckets.
+    slowBursts: [...slow.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([atMs, count]) => ({ atMs, count })),
   };
 }
 
 const modes = { binary, rest, hold };
 const result = await modes[config.mode]();
+const used = process.cpuUsage();
+// All the CPU this process used, set-up included: the orchestrator tells the machine's other work apart with it.
+result.totalCpuSeconds = round((used.user + used.system) / 1e6);
 process.stdout.write(`${JSON.stringify({ event: 'result', ...result })}\n`);
 process.exit(0);

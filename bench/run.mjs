@@ -13,8 +13,17 @@
 //            --c5k-clients K (processes sharing those connections, default 2)
 //            --no-openssl  --profile (CPU profile of the device, summarised)  --keep (keep the data dir)
 //            --profile-client (CPU profiles of the load generators, summarised)
+//            --device-flags=--trace-gc,… (node flags of the device)  --device-log FILE (its output)
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -27,6 +36,8 @@ const RESULTS = join(ROOT, 'bench/results');
 
 const argv = process.argv.slice(2);
 function arg(name, fallback) {
+  const eq = argv.find((a) => a.startsWith(`--${name}=`));
+  if (eq) return eq.slice(name.length + 3);
   const i = argv.indexOf(`--${name}`);
   if (i < 0) return fallback;
   const v = argv[i + 1];
@@ -38,6 +49,9 @@ const C5K = Number(arg('c5k', 5000));
 const C5K_SECONDS = Number(arg('c5k-seconds', 10));
 const PROFILE = Boolean(arg('profile', false));
 const PROFILE_CLIENT = Boolean(arg('profile-client', false));
+/** Extra node flags for the device process (e.g. --trace-gc), and a file for its output. */
+const DEVICE_FLAGS = arg('device-flags', '');
+const DEVICE_LOG = arg('device-log', null);
 const KEEP = Boolean(arg('keep', false));
 const OPENSSL = !argv.includes('--no-openssl');
 
@@ -145,10 +159,24 @@ function procCpu(pid) {
   }
 }
 
+/** CPU seconds the whole machine spent busy (all cores), from /proc/stat. */
+function machineBusy() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Starts `coffer dev` and resolves with the process and dev.json once it has printed it. */
 function startDevice(dataDir) {
   const args = [
     ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(dataDir, 'profile')}`] : []),
+    ...String(DEVICE_FLAGS || '')
+      .split(',')
+      .filter(Boolean),
     CLI,
     'dev',
     '--data',
@@ -175,8 +203,14 @@ function startDevice(dataDir) {
       if (/^dev\.json:/m.test(out)) {
         clearTimeout(timer);
         child.stdout.off('data', onData);
-        child.stdout.resume();
-        child.stderr.resume();
+        if (DEVICE_LOG) {
+          const sink = createWriteStream(String(DEVICE_LOG));
+          child.stdout.pipe(sink);
+          child.stderr.pipe(sink);
+        } else {
+          child.stdout.resume();
+          child.stderr.resume();
+        }
         resolveStart({ child, dev: JSON.parse(readFileSync(join(dataDir, 'dev.json'), 'utf8')) });
       }
     };
@@ -257,12 +291,22 @@ async function runLoad(phase, settings, bench, address, serverPid) {
     warmup: WARMUP,
   };
   const cpu0 = procCpu(serverPid);
+  const busy0 = machineBusy();
   let peak = procStatus(serverPid);
   const sampler = setInterval(() => {
     const s = procStatus(serverPid);
     if (s && (!peak || s.rssMb > peak.rssMb)) peak = s;
   }, 250);
   const t0 = Date.now();
+  // The generators meet at two barriers (all connected; all done measuring), so that they measure
+  // over the same window: none is still connecting or already closing while another measures.
+  const children = [];
+  const waiting = { ready: 0, done: 0 };
+  const onEvent = (event) => {
+    if (!(event in waiting)) return;
+    waiting[event] += 1;
+    if (waiting[event] === shape[2]) for (const c of children) c.stdin.write('go\n');
+  };
   const results = await Promise.all(
     Array.from({ length: shape[2] }, () => {
       return new Promise((resolveLoad, reject) => {
@@ -271,11 +315,21 @@ async function runLoad(phase, settings, bench, address, serverPid) {
           : [];
         const child = spawn(process.execPath, [...prof, LOAD, JSON.stringify(config)], {
           cwd: ROOT,
-          stdio: ['ignore', 'pipe', 'inherit'],
+          stdio: ['pipe', 'pipe', 'inherit'],
         });
+        children.push(child);
+        child.stdin.on('error', () => undefined);
         let out = '';
+        let seen = 0;
         child.stdout.on('data', (d) => {
           out += d;
+          const lines = out.split('\n');
+          for (const line of lines.slice(seen, -1)) {
+            try {
+              onEvent(JSON.parse(line).event);
+            } catch {}
+          }
+          seen = lines.length - 1;
         });
         child.on('exit', (code) => {
           const lines = out
@@ -293,7 +347,13 @@ async function runLoad(phase, settings, bench, address, serverPid) {
   clearInterval(sampler);
   const wall = (Date.now() - t0) / 1000;
   const cpu1 = procCpu(serverPid);
+  const busy1 = machineBusy();
   const sum = (k) => results.reduce((a, r) => a + (r[k] ?? 0), 0);
+  // What the rest of the machine used meanwhile (other programs): the noise in these figures.
+  const otherCpuCores =
+    busy0 !== null && busy1 !== null && cpu0 !== null && cpu1 !== null
+      ? Math.max(0, Math.round(((busy1 - busy0 - (cpu1 - cpu0) - sum('totalCpuSeconds')) / wall) * 100) / 100)
+      : null;
   const max = (k) => Math.max(...results.map((r) => r[k] ?? 0));
   const combined = {
     phase,
@@ -317,6 +377,7 @@ async function runLoad(phase, settings, bench, address, serverPid) {
     serverRssMb: peak?.rssMb ?? null,
     serverPeakRssMb: procStatus(serverPid)?.hwmMb ?? null,
     serverThreads: peak?.threads ?? null,
+    otherCpuCores,
     // The measured window (CLOCK_MONOTONIC µs), to cut this phase out of the device's CPU profile.
     windowUs: [
       Math.min(...results.map((r) => r.windowUs[0])),
@@ -332,6 +393,7 @@ async function runLoad(phase, settings, bench, address, serverPid) {
       rampSeconds: max('rampSeconds'),
       clientRssMb: sum('clientRssMb'),
       clientLoopDelayMaxMs: max('clientLoopDelayMaxMs'),
+      slowBursts: results.map((r) => r.slowBursts),
     });
   }
   return combined;
@@ -447,15 +509,15 @@ try {
   const results = [];
   for (const phase of selected) {
     const settings = PHASES[phase];
-    const before = loadavg()[0];
-    log(`phase ${phase}: ${settings.mode} ${settings.op} (load average ${before.toFixed(2)}) …`);
-    if (before > 1.5) log('  warning: the machine is busy with other work; figures will be low and noisy');
+    log(`phase ${phase}: ${settings.mode} ${settings.op} …`);
     const r = await runLoad(phase, settings, bench, address, device.child.pid);
-    r.loadAverageBefore = Math.round(before * 100) / 100;
+    r.loadAverage1m = Math.round(loadavg()[0] * 100) / 100;
     results.push(r);
     log(
-      `  ${r.opsPerSec} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}, server ${r.serverCpuCores} cores, client ${r.clientCpuCores} cores`,
+      `  ${r.opsPerSec} ops/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}; cores used: device ${r.serverCpuCores}, load generators ${r.clientCpuCores}, other programs ${r.otherCpuCores}`,
     );
+    if (r.otherCpuCores > 0.2)
+      log('  warning: other programs used the CPU during this phase; its figures are low and noisy');
   }
 
   for (const r of results) {
