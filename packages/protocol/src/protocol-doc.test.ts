@@ -26,7 +26,9 @@ function normalise(markdown: string): string {
     )
     .join('\n');
 }
-const doc = normalise(readFileSync(fileURLToPath(new URL('../../../docs/protocol.md', import.meta.url)), 'utf8'));
+const doc = normalise(
+  readFileSync(fileURLToPath(new URL('../../../docs/protocol.md', import.meta.url)), 'utf8'),
+);
 
 /** The hex bytes of the code blocks of §9, ignoring the annotations after them on each line. */
 function exampleFrames(): Buffer[] {

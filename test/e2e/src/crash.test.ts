@@ -82,7 +82,16 @@ describe('nothing acknowledged is lost when the device process is killed', () =>
       const pinFile = join(tmp.dir, 'b1.pin');
       writeFileSync(pinFile, b1.pin, { mode: 0o600 });
       const exited = new Promise<number | null>((done) => restarted.child.once('exit', (code) => done(code)));
-      const shutdown = await runCli(['panel', '--panel', restarted.match[1]!, 'shutdown', '--card', b1.file, '--pin-file', pinFile]);
+      const shutdown = await runCli([
+        'panel',
+        '--panel',
+        restarted.match[1]!,
+        'shutdown',
+        '--card',
+        b1.file,
+        '--pin-file',
+        pinFile,
+      ]);
       assert.equal(shutdown.code, 0, shutdown.stderr);
       assert.equal(await exited, 0);
     } finally {

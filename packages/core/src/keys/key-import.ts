@@ -164,7 +164,7 @@ export function parseImportFile(content: Buffer, options: ImportOptions = {}): P
 
 function detectFormat(content: Buffer, options: ImportOptions): ImportFormat {
   // '0' is 0x30 too: only binary content (not printable text, such as a hex line) is DER.
-  if (content[0] === 0x30 && !/^[\x09\x0a\x0d\x20-\x7e]*$/.test(content.toString('latin1'))) return 'der';
+  if (content[0] === 0x30 && !content.every(isTextByte)) return 'der';
   const text = content.toString('utf8').trim();
   // JSON first: an import list may hold PEM text in its entries.
   if (text.startsWith('{') || text.startsWith('[')) return 'json';
@@ -179,6 +179,11 @@ function detectFormat(content: Buffer, options: ImportOptions): ImportFormat {
   throw formatError(
     'The file is not a key file this device reads: PEM, JSON (JWK, JWK Set or a Coffer import list), PKCS#8 DER (binary or base64) or hex lines.',
   );
+}
+
+/** Tab, line ends and printable ASCII: what a hex or base64 text file is made of. */
+function isTextByte(b: number): boolean {
+  return b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b <= 0x7e);
 }
 
 /** Whole base64 (length a multiple of 4) of something that starts as DER does (a SEQUENCE). */

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MANAGEMENT_ACTIONS, MANAGEMENT_POLICY, type ManagerRole, authorizeManagement } from './management-policy.js';
+import {
+  authorizeManagement,
+  MANAGEMENT_ACTIONS,
+  MANAGEMENT_POLICY,
+  type ManagerRole,
+} from './management-policy.js';
 
 const ROLES: ManagerRole[] = ['system-manager', 'safe-manager', 'audit-manager'];
 

@@ -124,7 +124,11 @@ const ROLE_WORDS: Record<ManagerRole, string> = {
 };
 
 /** The one authorisation decision of the management service: a pure function of the table above. */
-export function authorizeManagement(role: ManagerRole, action: ManagementAction, _target: ActionTarget = {}): Decision {
+export function authorizeManagement(
+  role: ManagerRole,
+  action: ManagementAction,
+  _target: ActionTarget = {},
+): Decision {
   const allowed = MANAGEMENT_POLICY[action];
   if (!allowed) return { allow: false, reason: `'${action}' is not a management function.` };
   if (allowed.includes(role)) return { allow: true };
