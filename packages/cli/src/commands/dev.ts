@@ -143,6 +143,9 @@ export function registerDev(program: Command): void {
         ({ cards, mkParts } = await initialise(api, cardsDir));
       } else if (state === 'LOCKED' && existsSync(devFile)) {
         ({ cards, mkParts } = JSON.parse(readFileSync(devFile, 'utf8')) as DevJson);
+      } else if (state === 'FAULT') {
+        const fault = daemon.device.status().fault!;
+        throw new Error(`The device failed its self-test: ${fault.reason} (${fault.detail}).`);
       } else {
         throw new Error(
           `The device in ${dataDir} is ${state} and has no dev.json; use an empty --data directory.`,
