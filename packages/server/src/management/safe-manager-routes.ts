@@ -445,20 +445,10 @@ export const registerSafeManagerRoutes: ManagementSlice = (
       const failure = { businessType: 'add' as const, content: keyAuditContent('Add key') };
       const who = actor(request);
       const deps = keyDeps(device);
-      try {
-        checkAddRequest(body);
-      } catch (error) {
-        await recordFailure(request, failure, error);
-        throw error;
-      }
-      const job = jobs.start('keys.batch', who.account, body.count, async (progress) => {
-        try {
-          return { result: await addKeys(deps, who, body, progress) };
-        } catch (error) {
-          await recordFailure(request, failure, error);
-          throw error;
-        }
-      });
+      await audited(request, failure, async () => checkAddRequest(body));
+      const job = jobs.start('keys.batch', who.account, body.count, async (progress) => ({
+        result: await audited(request, failure, () => addKeys(deps, who, body, progress)),
+      }));
       return reply.status(202).send({ jobId: job.id, total: job.total });
     },
   );
@@ -497,13 +487,7 @@ export const registerSafeManagerRoutes: ManagementSlice = (
       const { content: _content, fileName: _fileName, ...defaults } = body;
       const who = actor(request);
       const deps = keyDeps(device);
-      let parsed: ReturnType<typeof parseImportFile>;
-      try {
-        parsed = parseImportFile(contentOf(body), defaults);
-      } catch (error) {
-        await recordFailure(request, failure, error);
-        throw error;
-      }
+      const parsed = await audited(request, failure, async () => parseImportFile(contentOf(body), defaults));
       const job = jobs.start(
         'keys.import',
         who.account,
@@ -538,8 +522,7 @@ export const registerSafeManagerRoutes: ManagementSlice = (
       const failure = { businessType: 'download' as const, content: keyAuditContent('Back up keys') };
       const who = actor(request);
       const deps = keyDeps(device);
-      let indexes: number[];
-      try {
+      const indexes = await audited(request, failure, async () => {
         if ((body.indexes === undefined) === (body.query === undefined)) {
           throw new CofferError(
             'ERR_BAD_REQUEST',
@@ -550,7 +533,7 @@ export const registerSafeManagerRoutes: ManagementSlice = (
           );
         }
         const q = body.query ?? {};
-        indexes = await resolveBackupSelection(
+        return resolveBackupSelection(
           deps,
           body.indexes
             ? { indexes: body.indexes }
@@ -563,12 +546,9 @@ export const registerSafeManagerRoutes: ManagementSlice = (
                 },
               },
         );
-      } catch (error) {
-        await recordFailure(request, failure, error);
-        throw error;
-      }
-      const job = jobs.start('keys.backup', who.account, indexes.length, async (progress) => {
-        try {
+      });
+      const job = jobs.start('keys.backup', who.account, indexes.length, (progress) =>
+        audited(request, failure, async () => {
           const file = await backupKeys(deps, who, indexes, progress);
           const name = `coffer-keys-${file.createdAt.replace(/[-:.]/g, '')}.backup.json`;
           return {
@@ -579,11 +559,8 @@ export const registerSafeManagerRoutes: ManagementSlice = (
               body: `${JSON.stringify(file, null, 1)}\n`,
             },
           };
-        } catch (error) {
-          await recordFailure(request, failure, error);
-          throw error;
-        }
-      });
+        }),
+      );
       return reply.status(202).send({ jobId: job.id, total: job.total });
     },
   );
@@ -604,8 +581,7 @@ export const registerSafeManagerRoutes: ManagementSlice = (
       const failure = { businessType: 'add' as const, content: keyAuditContent('Restore keys') };
       const who = actor(request);
       const deps = keyDeps(device);
-      let backup: ReturnType<typeof openKeyBackup>;
-      try {
+      const backup = await audited(request, failure, async () => {
         let file: unknown;
         try {
           file = JSON.parse(contentOf(body).toString('utf8'));
@@ -616,11 +592,8 @@ export const registerSafeManagerRoutes: ManagementSlice = (
             { field: 'content' },
           );
         }
-        backup = openKeyBackup(deps.keyring, file);
-      } catch (error) {
-        await recordFailure(request, failure, error);
-        throw error;
-      }
+        return openKeyBackup(deps.keyring, file);
+      });
       const job = jobs.start('keys.restore', who.account, backup.entries.length, async (progress) => {
         const report = await restoreKeys(deps, who, backup, { renumber: body.renumber ?? false }, progress);
         const error = reportError(report, 'restored');
